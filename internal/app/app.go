@@ -1,0 +1,183 @@
+// Package app wires QuickVibe's parts into one server. The command line and
+// the end-to-end tests boot the same App.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/quickvibe/quickvibe/internal/agent"
+	"github.com/quickvibe/quickvibe/internal/auth"
+	"github.com/quickvibe/quickvibe/internal/config"
+	"github.com/quickvibe/quickvibe/internal/events"
+	"github.com/quickvibe/quickvibe/internal/httpapi"
+	"github.com/quickvibe/quickvibe/internal/llm/anthropic"
+	"github.com/quickvibe/quickvibe/internal/preview"
+	"github.com/quickvibe/quickvibe/internal/run"
+	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap"
+	"github.com/quickvibe/quickvibe/internal/store"
+	"github.com/quickvibe/quickvibe/internal/web"
+)
+
+// Version of this build.
+const Version = "0.1.0-dev"
+
+// App is a running QuickVibe server's parts.
+type App struct {
+	cfg       config.Config
+	logger    *slog.Logger
+	Store     *store.Store
+	Auth      *auth.Service
+	sandboxes *bwrap.Provider
+	runs      *run.Manager
+	handler   http.Handler
+}
+
+// Options adjust an App for tests.
+type Options struct {
+	// Heartbeat overrides the SSE heartbeat interval.
+	Heartbeat time.Duration
+}
+
+// New opens the store and the sandbox engine and builds the HTTP handler.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (_ *App, err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	a := &App{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			a.closeParts()
+		}
+	}()
+
+	a.Store, err = store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	a.Auth, err = auth.NewService(a.Store, cfg.SessionTTL)
+	if err != nil {
+		return nil, err
+	}
+	a.sandboxes, err = bwrap.New(ctx, bwrap.Config{
+		Dir:         filepath.Join(cfg.DataDir, "sandboxes"),
+		ExecTimeout: cfg.ExecTimeout,
+		Logger:      logger.With("component", "sandbox"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start sandbox engine: %w", err)
+	}
+	if err := a.sandboxes.Ready(ctx); err != nil {
+		logger.Warn("sandboxes are not available; runs will fail until this is fixed", "engine", a.sandboxes.Name(), "reason", err)
+	}
+
+	var runAgent run.Agent
+	if ok, why := cfg.ModelConfigured(); ok {
+		model, err := anthropic.New(anthropic.Config{APIKey: cfg.AnthropicAPIKey, BaseURL: cfg.AnthropicBaseURL, Model: cfg.Model})
+		if err != nil {
+			return nil, fmt.Errorf("set up the model: %w", err)
+		}
+		runAgent = agent.New(model, agent.Options{CommandTimeout: cfg.ExecTimeout})
+		logger.Info("model configured", "provider", cfg.ModelProvider, "model", cfg.Model)
+	} else {
+		logger.Warn(why)
+	}
+
+	log := events.NewLog(a.Store)
+	a.runs = run.NewManager(a.Store, log, a.sandboxes, runAgent, run.Config{
+		Timeout:    cfg.RunTimeout,
+		PreviewURL: cfg.PreviewURL,
+	}, logger.With("component", "run"))
+	if err := a.runs.Recover(ctx); err != nil {
+		return nil, err
+	}
+
+	a.handler = httpapi.New(httpapi.Deps{
+		Config:    cfg,
+		Version:   Version,
+		Store:     a.Store,
+		Auth:      a.Auth,
+		Runs:      a.runs,
+		Events:    log,
+		Sandboxes: a.sandboxes,
+		Preview:   preview.New(a.sandboxes, logger.With("component", "preview")),
+		Logger:    logger.With("component", "http"),
+		Heartbeat: opts.Heartbeat,
+		WebUI:     web.Handler(),
+	})
+	return a, nil
+}
+
+// Handler is the whole HTTP surface: app, API and preview hosts.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Serve answers HTTP on ln until ctx ends, then shuts down in order: runs
+// write their terminal events, streams close, sandboxes stop, the store closes.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.logger.Info("listening", "addr", ln.Addr().String(), "url", a.cfg.PublicURL.String(), "preview_domain", a.cfg.PreviewDomain)
+
+	select {
+	case err := <-errc:
+		a.Close()
+		return err
+	case <-ctx.Done():
+	}
+	a.logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.runs.Shutdown(shutdownCtx); err != nil {
+		a.logger.Error("stop runs", "err", err)
+	}
+	cancelBase() // ends event streams, which never go idle by themselves
+	err := srv.Shutdown(shutdownCtx)
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
+	a.closeParts()
+	return err
+}
+
+// Close stops runs and releases everything without serving.
+func (a *App) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if a.runs != nil {
+		if err := a.runs.Shutdown(ctx); err != nil {
+			a.logger.Error("stop runs", "err", err)
+		}
+	}
+	a.closeParts()
+}
+
+func (a *App) closeParts() {
+	if a.sandboxes != nil {
+		if err := a.sandboxes.Close(); err != nil {
+			a.logger.Error("stop sandboxes", "err", err)
+		}
+		a.sandboxes = nil
+	}
+	if a.Store != nil {
+		if err := a.Store.Close(); err != nil {
+			a.logger.Error("close store", "err", err)
+		}
+		a.Store = nil
+	}
+}

@@ -1,0 +1,158 @@
+// Package config loads QuickVibe's one Config value from the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is loaded once at start-up and passed down; nothing reads the
+// environment after that.
+type Config struct {
+	Addr          string // QV_ADDR
+	DataDir       string // QV_DATA_DIR
+	DatabaseURL   string // QV_DATABASE_URL: a SQLite file path or postgres://…
+	PublicURL     *url.URL
+	PreviewDomain string // QV_PREVIEW_DOMAIN
+	LogFormat     string // QV_LOG_FORMAT: text or json
+	LogLevel      string // QV_LOG_LEVEL
+
+	SandboxProvider string        // QV_SANDBOX_PROVIDER
+	ExecTimeout     time.Duration // QV_EXEC_TIMEOUT
+	RunTimeout      time.Duration // QV_RUN_TIMEOUT
+	SessionTTL      time.Duration // QV_SESSION_TTL
+
+	ModelProvider    string // QV_MODEL_PROVIDER
+	Model            string // QV_MODEL
+	AnthropicAPIKey  string // ANTHROPIC_API_KEY
+	AnthropicBaseURL string // ANTHROPIC_BASE_URL
+}
+
+// Defaults that other packages and the README refer to.
+const (
+	DefaultAddr          = "127.0.0.1:8080"
+	DefaultPreviewDomain = "preview.localhost"
+	DefaultModel         = "claude-sonnet-4-5"
+)
+
+// Load reads the configuration from getenv (os.Getenv in production) and
+// validates it.
+func Load(getenv func(string) string) (Config, error) {
+	env := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	duration := func(key string, def time.Duration) time.Duration {
+		v := getenv(key)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 90s or 30m", key, v))
+			return def
+		}
+		return d
+	}
+
+	c := Config{
+		Addr:             env("QV_ADDR", DefaultAddr),
+		DataDir:          env("QV_DATA_DIR", "data"),
+		PreviewDomain:    strings.ToLower(strings.Trim(env("QV_PREVIEW_DOMAIN", DefaultPreviewDomain), ".")),
+		LogFormat:        env("QV_LOG_FORMAT", "text"),
+		LogLevel:         env("QV_LOG_LEVEL", "info"),
+		SandboxProvider:  env("QV_SANDBOX_PROVIDER", "bwrap"),
+		ExecTimeout:      duration("QV_EXEC_TIMEOUT", 2*time.Minute),
+		RunTimeout:       duration("QV_RUN_TIMEOUT", 30*time.Minute),
+		SessionTTL:       duration("QV_SESSION_TTL", 30*24*time.Hour),
+		ModelProvider:    env("QV_MODEL_PROVIDER", "anthropic"),
+		Model:            env("QV_MODEL", DefaultModel),
+		AnthropicAPIKey:  strings.TrimSpace(getenv("ANTHROPIC_API_KEY")),
+		AnthropicBaseURL: strings.TrimSpace(getenv("ANTHROPIC_BASE_URL")),
+	}
+	c.DatabaseURL = env("QV_DATABASE_URL", filepath.Join(c.DataDir, "quickvibe.db"))
+
+	_, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("QV_ADDR=%q: want host:port, e.g. %s", c.Addr, DefaultAddr))
+		port = "8080"
+	}
+	public := env("QV_PUBLIC_URL", "http://localhost:"+port)
+	u, err := url.Parse(public)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("QV_PUBLIC_URL=%q: want an http(s) URL such as http://localhost:8080", public))
+		u, _ = url.Parse("http://localhost:" + port)
+	}
+	c.PublicURL = u
+
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("QV_LOG_FORMAT=%q: want text or json", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("QV_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.SandboxProvider != "bwrap" {
+		errs = append(errs, fmt.Errorf("QV_SANDBOX_PROVIDER=%q: only bwrap is available in this version", c.SandboxProvider))
+	}
+	if c.ModelProvider != "anthropic" {
+		errs = append(errs, fmt.Errorf("QV_MODEL_PROVIDER=%q: only anthropic is available in this version", c.ModelProvider))
+	}
+	if strings.ContainsAny(c.PreviewDomain, "/: ") || c.PreviewDomain == "" {
+		errs = append(errs, fmt.Errorf("QV_PREVIEW_DOMAIN=%q: want a bare domain such as %s", c.PreviewDomain, DefaultPreviewDomain))
+	}
+	return c, errors.Join(errs...)
+}
+
+// ModelConfigured reports whether a model can be called, and if not, what to set.
+func (c Config) ModelConfigured() (bool, string) {
+	if c.AnthropicAPIKey == "" {
+		return false, "no model is configured: set ANTHROPIC_API_KEY (and optionally ANTHROPIC_BASE_URL, QV_MODEL) and restart the server"
+	}
+	return true, ""
+}
+
+// PreviewURL is where the browser reaches a sandbox's port through the
+// preview proxy: {port}-{sandboxId}.{previewDomain}, on the public URL's
+// scheme and port.
+func (c Config) PreviewURL(sandboxID string, port int) string {
+	host := fmt.Sprintf("%d-%s.%s", port, sandboxID, c.PreviewDomain)
+	if p := c.PublicURL.Port(); p != "" {
+		host = net.JoinHostPort(host, p)
+	}
+	return (&url.URL{Scheme: c.PublicURL.Scheme, Host: host, Path: "/"}).String()
+}
+
+// ParsePreviewHost is the inverse of PreviewURL's host part. It accepts a
+// Host header (port optional) and reports whether it names a preview.
+func (c Config) ParsePreviewHost(host string) (sandboxID string, port int, ok bool) {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(host)
+	label, found := strings.CutSuffix(host, "."+c.PreviewDomain)
+	if !found || strings.Contains(label, ".") {
+		return "", 0, false
+	}
+	portText, id, found := strings.Cut(label, "-")
+	if !found || id == "" {
+		return "", 0, false
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, false
+	}
+	return id, port, true
+}

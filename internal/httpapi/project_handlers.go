@@ -1,0 +1,186 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/quickvibe/quickvibe/internal/auth"
+	"github.com/quickvibe/quickvibe/internal/project"
+	"github.com/quickvibe/quickvibe/internal/run"
+	"github.com/quickvibe/quickvibe/internal/sandbox"
+	"github.com/quickvibe/quickvibe/internal/store"
+)
+
+type projectJSON struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Type         string    `json:"type"`
+	Status       string    `json:"status"`
+	SandboxID    string    `json:"sandboxId,omitempty"`
+	SandboxState string    `json:"sandboxState,omitempty"`
+	PreviewURL   string    `json:"previewUrl,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+}
+
+func (s *Server) toProjectJSON(p store.Project) projectJSON {
+	out := projectJSON{ID: p.ID, Name: p.Name, Type: p.Type, Status: p.Status, SandboxID: p.SandboxID, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	if p.SandboxID != "" {
+		if pt, ok := project.Lookup(p.Type); ok {
+			out.PreviewURL = s.Config.PreviewURL(p.SandboxID, pt.Port)
+		}
+	}
+	return out
+}
+
+// ownedProject loads the project named in the path if the caller owns it.
+// Someone else's project is "not found", so ids reveal nothing.
+func (s *Server) ownedProject(r *http.Request) (store.Project, error) {
+	p, err := s.Store.ProjectByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return store.Project{}, err
+	}
+	if !auth.CanAccessProject(currentUser(r.Context()), p) {
+		return store.Project{}, errNotFound
+	}
+	return p, nil
+}
+
+func (s *Server) projectTypes(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{"types": project.Types()})
+	return nil
+}
+
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
+	ps, err := s.Store.ProjectsByUser(r.Context(), currentUser(r.Context()).ID)
+	if err != nil {
+		return err
+	}
+	out := make([]projectJSON, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, s.toProjectJSON(p))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"projects": out})
+	return nil
+}
+
+const maxProjectName = 100
+
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
+	in, err := decode[struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	}](w, r)
+	if err != nil {
+		return err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > maxProjectName {
+		return badRequest(fmt.Sprintf("a project name of 1 to %d characters is required", maxProjectName))
+	}
+	if in.Type == "" {
+		in.Type = "website"
+	}
+	if _, ok := project.Lookup(in.Type); !ok {
+		ids := make([]string, 0)
+		for _, t := range project.Types() {
+			ids = append(ids, t.ID)
+		}
+		return badRequest(fmt.Sprintf("unknown project type %q: choose one of %s", in.Type, strings.Join(ids, ", ")))
+	}
+	now := time.Now().UTC()
+	p := store.Project{
+		ID: uuid.Must(uuid.NewV7()).String(), UserID: currentUser(r.Context()).ID,
+		Name: in.Name, Type: in.Type, Status: run.ProjectIdle, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.Store.CreateProject(r.Context(), p); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, s.toProjectJSON(p))
+	return nil
+}
+
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.ownedProject(r)
+	if err != nil {
+		return err
+	}
+	out := s.toProjectJSON(p)
+	if p.SandboxID != "" {
+		info, err := s.Sandboxes.Get(r.Context(), p.SandboxID)
+		switch {
+		case err == nil:
+			out.SandboxState = string(info.State)
+		case errors.Is(err, sandbox.ErrNotFound):
+			out.SandboxState = "deleted"
+		default:
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type fileJSON struct {
+	Path    string    `json:"path"`
+	Size    int64     `json:"size"`
+	IsDir   bool      `json:"isDir"`
+	ModTime time.Time `json:"modTime"`
+}
+
+func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.ownedProject(r)
+	if err != nil {
+		return err
+	}
+	out := []fileJSON{}
+	if p.SandboxID != "" {
+		files, err := s.Sandboxes.ListFiles(r.Context(), p.SandboxID, "")
+		if err != nil && !errors.Is(err, sandbox.ErrNotFound) {
+			return err
+		}
+		for _, f := range files {
+			out = append(out, fileJSON{Path: f.Path, Size: f.Size, IsDir: f.IsDir, ModTime: f.ModTime})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"files": out})
+	return nil
+}
+
+// getFile returns one workspace file's bytes. Generated code is untrusted:
+// it is served as inert text so it can never run on the app's origin.
+func (s *Server) getFile(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.ownedProject(r)
+	if err != nil {
+		return err
+	}
+	if p.SandboxID == "" {
+		return errNotFound
+	}
+	data, err := s.Sandboxes.ReadFile(r.Context(), p.SandboxID, r.PathValue("path"))
+	if err != nil {
+		return err
+	}
+	ct := "application/octet-stream"
+	if utf8.Valid(data) {
+		ct = "text/plain; charset=utf-8"
+	}
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(data); err != nil {
+		// The status is sent; all that is left is to note the client left.
+		s.Logger.Debug("write file response", "request_id", requestID(r.Context()), "err", err)
+	}
+	return nil
+}

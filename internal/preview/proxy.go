@@ -1,0 +1,115 @@
+// Package preview serves sandbox ports to the browser on their own origins,
+// {port}-{sandboxId}.{previewDomain}, through a reverse proxy.
+package preview
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"time"
+
+	"github.com/quickvibe/quickvibe/internal/sandbox"
+)
+
+// Dialer reaches sandbox ports; sandbox.Provider is one.
+type Dialer interface {
+	Get(ctx context.Context, id string) (sandbox.Info, error)
+	DialPort(ctx context.Context, id string, port int) (net.Conn, error)
+}
+
+// Proxy is the preview reverse proxy.
+type Proxy struct {
+	sandboxes Dialer
+	logger    *slog.Logger
+	proxy     *httputil.ReverseProxy
+}
+
+// targetKey carries the sandbox and port from the handler to the dialer.
+type targetKey struct{}
+
+type target struct {
+	sandboxID string
+	port      int
+}
+
+func New(sandboxes Dialer, logger *slog.Logger) *Proxy {
+	p := &Proxy{sandboxes: sandboxes, logger: logger}
+	transport := &http.Transport{
+		// Every sandbox port is its own "host" to the pool, so connections
+		// are reused per sandbox and port, never across them.
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			t, ok := ctx.Value(targetKey{}).(target)
+			if !ok {
+				return nil, errors.New("preview: no target in context")
+			}
+			return sandboxes.DialPort(ctx, t.sandboxID, t.port)
+		},
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       60 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		DisableCompression:    true,
+	}
+	p.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			t := pr.In.Context().Value(targetKey{}).(target)
+			pr.Out.URL.Scheme = "http"
+			// The pool key; the dialer ignores it and dials the sandbox.
+			pr.Out.URL.Host = fmt.Sprintf("%s.sandbox:%d", t.sandboxID, t.port)
+			// Dev servers that check Host (Vite) accept localhost.
+			pr.Out.Host = "localhost:" + strconv.Itoa(t.port)
+			pr.SetXForwarded()
+			// The app's credentials never reach generated code.
+			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del("Cookie")
+		},
+		Transport:     transport,
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			t := r.Context().Value(targetKey{}).(target)
+			p.logger.Info("preview upstream failed", "sandbox_id", t.sandboxID, "port", t.port, "err", err)
+			page(w, http.StatusBadGateway, "The app is not answering",
+				fmt.Sprintf("Nothing answered on port %d in this sandbox. The dev server may still be starting, or it stopped; send a prompt to restart it.", t.port))
+		},
+	}
+	return p
+}
+
+// Serve proxies r to port of sandboxID.
+func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, sandboxID string, port int) {
+	info, err := p.sandboxes.Get(r.Context(), sandboxID)
+	switch {
+	case errors.Is(err, sandbox.ErrNotFound):
+		page(w, http.StatusNotFound, "No such preview", "This preview does not exist, or its sandbox was deleted.")
+		return
+	case err != nil:
+		p.logger.Error("preview lookup", "sandbox_id", sandboxID, "err", err)
+		page(w, http.StatusBadGateway, "Preview unavailable", "The sandbox engine did not answer. Try again in a moment.")
+		return
+	case info.State != sandbox.StateRunning:
+		page(w, http.StatusServiceUnavailable, "This sandbox is stopped", "Open the project and send a prompt to start it again.")
+		return
+	}
+	ctx := context.WithValue(r.Context(), targetKey{}, target{sandboxID: sandboxID, port: port})
+	p.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} · QuickVibe</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;background:#0f1115;color:#e6e6e6}
+main{max-width:32rem;padding:2rem}h1{font-size:1.4rem}p{color:#a9b1bd}</style></head>
+<body><main><h1>{{.Title}}</h1><p>{{.Message}}</p></main></body></html>`))
+
+// page answers with a small HTML page; previews are seen in a browser frame.
+func page(w http.ResponseWriter, status int, title, message string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = pageTemplate.Execute(w, struct{ Title, Message string }{title, message})
+}

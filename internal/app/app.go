@@ -37,7 +37,7 @@ type App struct {
 	Auth      *auth.Service
 	sandboxes *bwrap.Provider
 	runs      *run.Manager
-	handler   http.Handler
+	api       *httpapi.Server
 }
 
 // Options adjust an App for tests.
@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 
-	a.handler = httpapi.New(httpapi.Deps{
+	a.api = httpapi.New(httpapi.Deps{
 		Config:    cfg,
 		Version:   Version,
 		Store:     a.Store,
@@ -116,7 +116,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 }
 
 // Handler is the whole HTTP surface: app, API and preview hosts.
-func (a *App) Handler() http.Handler { return a.handler }
+func (a *App) Handler() http.Handler { return a.api }
+
+// Routes lists every API route and who may call it.
+func (a *App) Routes() []httpapi.Route { return a.api.Routes() }
 
 // Serve answers HTTP on ln until ctx ends, then shuts down in order: runs
 // write their terminal events, streams close, sandboxes stop, the store closes.
@@ -124,7 +127,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           a.api,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },

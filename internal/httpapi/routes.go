@@ -4,31 +4,57 @@ import (
 	"net/http"
 )
 
+// Access says who may call a route.
+type Access string
+
+const (
+	// AccessPublic routes answer anyone.
+	AccessPublic Access = "public"
+	// AccessUser routes need a signed-in user (session cookie or bearer token).
+	AccessUser Access = "user"
+)
+
+// Route is one registered route, listed so tests can walk every route the
+// server has and a new one cannot be forgotten.
+type Route struct {
+	Pattern string
+	Access  Access
+}
+
 // routes lists every route of the app in one place.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	add := func(pattern string, access Access, h handlerFunc) {
+		s.registered = append(s.registered, Route{Pattern: pattern, Access: access})
+		switch access {
+		case AccessPublic:
+			mux.Handle(pattern, s.handle(h))
+		case AccessUser:
+			mux.Handle(pattern, s.requireUser(h))
+		default:
+			panic("httpapi: route " + pattern + " has unknown access " + string(access))
+		}
+	}
 
-	// Open to anyone.
-	mux.Handle("GET /api/status", s.handle(s.status))
-	mux.Handle("POST /api/auth/setup", s.handle(s.setup))
-	mux.Handle("POST /api/auth/login", s.handle(s.login))
+	add("GET /api/status", AccessPublic, s.status)
+	add("POST /api/auth/setup", AccessPublic, s.setup)
+	add("POST /api/auth/login", AccessPublic, s.login)
 
-	// Signed in.
-	mux.Handle("POST /api/auth/logout", s.requireUser(s.logout))
-	mux.Handle("GET /api/auth/me", s.requireUser(s.me))
-	mux.Handle("POST /api/auth/tokens", s.requireUser(s.createToken))
-	mux.Handle("GET /api/project-types", s.requireUser(s.projectTypes))
-	mux.Handle("GET /api/projects", s.requireUser(s.listProjects))
-	mux.Handle("POST /api/projects", s.requireUser(s.createProject))
-	mux.Handle("GET /api/projects/{id}", s.requireUser(s.getProject))
-	mux.Handle("GET /api/projects/{id}/files", s.requireUser(s.listFiles))
-	mux.Handle("GET /api/projects/{id}/files/{path...}", s.requireUser(s.getFile))
-	mux.Handle("POST /api/projects/{id}/prompts", s.requireUser(s.createPrompt))
-	mux.Handle("GET /api/runs/{id}", s.requireUser(s.getRun))
-	mux.Handle("GET /api/runs/{id}/events", s.requireUser(s.runEvents))
-	mux.Handle("POST /api/runs/{id}/cancel", s.requireUser(s.cancelRun))
+	add("POST /api/auth/logout", AccessUser, s.logout)
+	add("GET /api/auth/me", AccessUser, s.me)
+	add("POST /api/auth/tokens", AccessUser, s.createToken)
+	add("GET /api/project-types", AccessUser, s.projectTypes)
+	add("GET /api/projects", AccessUser, s.listProjects)
+	add("POST /api/projects", AccessUser, s.createProject)
+	add("GET /api/projects/{id}", AccessUser, s.getProject)
+	add("GET /api/projects/{id}/files", AccessUser, s.listFiles)
+	add("GET /api/projects/{id}/files/{path...}", AccessUser, s.getFile)
+	add("POST /api/projects/{id}/prompts", AccessUser, s.createPrompt)
+	add("GET /api/runs/{id}", AccessUser, s.getRun)
+	add("GET /api/runs/{id}/events", AccessUser, s.runEvents)
+	add("POST /api/runs/{id}/cancel", AccessUser, s.cancelRun)
 	// Any other /api path: 401 for strangers, 404 for users.
-	mux.Handle("/api/", s.requireUser(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+	add("/api/", AccessUser, func(w http.ResponseWriter, r *http.Request) error { return errNotFound })
 
 	mux.Handle("/", s.WebUI)
 
@@ -36,3 +62,6 @@ func (s *Server) routes() http.Handler {
 	// API clients with a bearer token send no Origin and pass.
 	return s.withRequestID(http.NewCrossOriginProtection().Handler(mux))
 }
+
+// Routes lists the registered API routes.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.registered...) }

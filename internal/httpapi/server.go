@@ -47,7 +47,8 @@ type Deps struct {
 
 type Server struct {
 	Deps
-	handler http.Handler
+	handler    http.Handler
+	registered []Route
 }
 
 func New(d Deps) *Server {

@@ -10,7 +10,15 @@ need() { # need COMMAND PACKAGE
 }
 
 need bwrap bubblewrap
+need git git # project versions (internal/version): plumbing, archive, bundle, push
 if [ "${1:-run}" = test ]; then
+  # Browser tests (chromedp) and preview thumbnails drive headless Chromium.
+  need chromium chromium
+  # Emoji in the UI's screenshots (project types) need a color emoji font.
+  [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || want+=(fonts-noto-color-emoji)
+  # The sandbox escape suite runs these inside sandboxes.
+  need curl curl; need python3 python3; need strace strace; need node nodejs
+  need mkfs.ext4 e2fsprogs # workspace size limit (QV_SANDBOX_DISK)
   [ -x /usr/lib/postgresql/15/bin/initdb ] || [ -n "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ] || want+=(postgresql)
 fi
 

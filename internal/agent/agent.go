@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/quickvibe/quickvibe/internal/llm"
@@ -53,6 +54,27 @@ type Options struct {
 	// CommandTimeout applies to run_command when the model gives no
 	// timeout_seconds.
 	CommandTimeout time.Duration
+	// ContextTokens is the context size each request is kept under, by
+	// eliding old tool output and dropping old prompts.
+	ContextTokens int
+}
+
+// DefaultContextTokens leaves room below a 200k window for the answer.
+const DefaultContextTokens = 150_000
+
+// Request is one prompt for Prompt.
+type Request struct {
+	ProjectType string
+	// History is the project's conversation before this prompt.
+	History []llm.Message
+	Prompt  string
+	// Model overrides the model's default id; empty keeps it.
+	Model string
+	// Budget, if set, is asked before every model call; its error refuses
+	// the call and ends the run with that error.
+	Budget func(ctx context.Context, model string) error
+	// Spent, if set, learns the usage of every model call.
+	Spent func(model string, u llm.Usage)
 }
 
 // Agent runs prompts against a model. It holds no per-run state, so one Agent
@@ -71,6 +93,9 @@ func New(model llm.Model, opts Options) *Agent {
 	if opts.CommandTimeout <= 0 {
 		opts.CommandTimeout = DefaultCommandTimeout
 	}
+	if opts.ContextTokens <= 0 {
+		opts.ContextTokens = DefaultContextTokens
+	}
 	return &Agent{model: model, opts: opts, tools: toolDefs(opts.CommandTimeout)}
 }
 
@@ -87,15 +112,22 @@ type Result struct {
 }
 
 // Run sends prompt, after history, to the model with the tools and the system
-// prompt of projectType, and loops until the model ends its turn. Tool
-// failures go back to the model; a model or stream error, a stopped sandbox,
-// cancellation of ctx or the turn limit end the run with an error, and Result
-// then holds what was done so far. obs may be nil.
+// prompt of projectType, and loops until the model ends its turn. It is
+// Prompt with only those fields set.
 func (a *Agent) Run(ctx context.Context, ws Workspace, projectType string, history []llm.Message, prompt string, obs Observer) (Result, error) {
+	return a.Prompt(ctx, ws, Request{ProjectType: projectType, History: history, Prompt: prompt}, obs)
+}
+
+// Prompt runs one prompt. The first message holds the file tree and the
+// current content of the files that matter. Tool failures go back to the
+// model; a model or stream error, a refused budget, a stopped sandbox,
+// cancellation of ctx or the turn limit end the run with an error, and
+// Result then holds what was done so far. obs may be nil.
+func (a *Agent) Prompt(ctx context.Context, ws Workspace, req Request, obs Observer) (Result, error) {
 	if obs == nil {
 		obs = NopObserver{}
 	}
-	system, err := systemPrompt(projectType)
+	system, err := systemPrompt(req.ProjectType)
 	if err != nil {
 		return Result{}, err
 	}
@@ -103,17 +135,29 @@ func (a *Agent) Run(ctx context.Context, ws Workspace, projectType string, histo
 	if err != nil {
 		return Result{}, fmt.Errorf("agent: list workspace: %w", err)
 	}
-	first := llm.Message{Role: llm.RoleUser, Content: []llm.Block{
-		{Type: llm.BlockText, Text: treeText(files)},
-		{Type: llm.BlockText, Text: prompt},
-	}}
+	first := llm.Message{Role: llm.RoleUser, Content: []llm.Block{{Type: llm.BlockText, Text: treeText(files)}}}
+	if len(req.History) > 0 {
+		// A follow-up: show what the files hold now, so edits by hand are
+		// seen and edit_file can quote them exactly.
+		text, picked, err := contextFiles(ctx, ws, files, req.Prompt, a.opts.ContextTokens*4/contextShare)
+		if err != nil {
+			return Result{}, fmt.Errorf("agent: read context files: %w", err)
+		}
+		if text != "" {
+			first.Content = append(first.Content, llm.Block{Type: llm.BlockText, Text: text})
+		}
+		if co, ok := obs.(ContextObserver); ok {
+			co.ContextFiles(picked)
+		}
+	}
+	first.Content = append(first.Content, llm.Block{Type: llm.BlockText, Text: req.Prompt})
 
 	r := &runState{
 		ex:       &executor{ws: ws, opts: a.opts, changed: map[string]bool{}},
 		obs:      obs,
 		messages: []llm.Message{first},
 	}
-	err = a.loop(ctx, system, history, r)
+	err = a.loop(ctx, system, req, r)
 	return r.result(), err
 }
 
@@ -137,19 +181,27 @@ func (r *runState) result() Result {
 	return Result{Messages: r.messages, Usage: r.usage, FilesChanged: changed}
 }
 
-func (a *Agent) loop(ctx context.Context, system string, history []llm.Message, r *runState) error {
+func (a *Agent) loop(ctx context.Context, system string, in Request, r *runState) error {
+	model := in.Model
+	if model == "" {
+		model = a.model.Name()
+	}
+	overhead := (len(system) + toolsSize(a.tools)) / 4
 	for turn := 1; ; turn++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("agent: %w", err)
 		}
-		req := llm.Request{
-			System:   system,
-			Messages: slices.Concat(history, r.messages),
-			Tools:    a.tools,
+		if in.Budget != nil {
+			if err := in.Budget(ctx, model); err != nil {
+				return fmt.Errorf("agent: before model call %d: %w", turn, err)
+			}
 		}
-		resp, err := a.model.Stream(ctx, req, streamHandler{obs: r.obs})
+		resp, err := a.call(ctx, system, in, r, overhead)
 		if err != nil {
 			return fmt.Errorf("agent: model call %d: %w", turn, err)
+		}
+		if in.Spent != nil {
+			in.Spent(model, resp.Usage)
 		}
 		var uses []llm.Block
 		for _, b := range resp.Message.Content {
@@ -234,4 +286,46 @@ func addUsage(a, b llm.Usage) llm.Usage {
 		CacheCreationInputTokens: a.CacheCreationInputTokens + b.CacheCreationInputTokens,
 		CacheReadInputTokens:     a.CacheReadInputTokens + b.CacheReadInputTokens,
 	}
+}
+
+func toolsSize(tools []llm.Tool) int {
+	n := 0
+	for _, t := range tools {
+		n += len(t.Name) + len(t.Description) + len(t.Schema)
+	}
+	return n
+}
+
+// maxShrinks bounds how often one call is sent again, smaller, after the
+// API said the prompt was too long for the model.
+const maxShrinks = 2
+
+// call compacts the conversation to fit the context and sends it. When the
+// API still finds it too long (token estimates are rough, and models'
+// windows differ), it halves the limit and tries again.
+func (a *Agent) call(ctx context.Context, system string, in Request, r *runState, overhead int) (llm.Response, error) {
+	limit := a.opts.ContextTokens - overhead
+	for shrinks := 0; ; shrinks++ {
+		msgs, c := compact(slices.Concat(in.History, r.messages), limit)
+		if c.Elided > 0 || c.Dropped > 0 {
+			if co, ok := r.obs.(ContextObserver); ok {
+				co.Compacted(Compaction{Before: c.Before + overhead, After: c.After + overhead, Elided: c.Elided, Dropped: c.Dropped})
+			}
+		}
+		req := llm.Request{Model: in.Model, System: system, Messages: msgs, Tools: a.tools}
+		resp, err := a.model.Stream(ctx, req, streamHandler{obs: r.obs})
+		if err == nil || shrinks >= maxShrinks || !tooLong(err) {
+			return resp, err
+		}
+		limit = min(limit, c.After) / 2
+	}
+}
+
+// tooLong reports whether err is the API refusing a prompt longer than the
+// model's context window (Anthropic: "prompt is too long"; OpenAI-compatible
+// servers: "maximum context length", "context_length_exceeded").
+func tooLong(err error) bool {
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "prompt is too long") || strings.Contains(s, "context length") ||
+		strings.Contains(s, "context_length_exceeded") || strings.Contains(s, "context window")
 }

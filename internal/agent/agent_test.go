@@ -195,6 +195,32 @@ func TestTools(t *testing.T) {
 			wantFiles: map[string]string{"app.js": "x\n"},
 		},
 		{
+			name:     "write with a placeholder is refused",
+			files:    map[string]string{"app.js": "let x = 1;\nlet y = 2;\n"},
+			call:     anthropictest.WriteFile("app.js", "let x = 1;\n// ... existing code ...\n"),
+			wantText: `refused: the content contains the placeholder "... existing code", which would delete the code it stands for; write the complete file, or use edit_file to change only part of it`, wantError: true,
+			wantEvent: agent.ToolEvent{Name: "write_file", File: "app.js",
+				Error: `refused: the content contains the placeholder "... existing code", which would delete the code it stands for; write the complete file, or use edit_file to change only part of it`},
+			wantFiles: map[string]string{"app.js": "let x = 1;\nlet y = 2;\n"},
+		},
+		{
+			name:      "write keeps a marker that was already in the file",
+			files:     map[string]string{"notes.md": "The rest of the file is unchanged.\n"},
+			call:      anthropictest.WriteFile("notes.md", "# Notes\nThe rest of the file is unchanged.\n"),
+			wantText:  "Replaced notes.md (+1 -0 lines).",
+			wantEvent: agent.ToolEvent{Name: "write_file", Action: agent.ActionEdit, File: "notes.md", LinesAdded: 1},
+			wantFiles: map[string]string{"notes.md": "# Notes\nThe rest of the file is unchanged.\n"}, wantChanged: []string{"notes.md"},
+		},
+		{
+			name:     "edit with a placeholder is refused",
+			files:    map[string]string{"index.html": "<body>\n<h1>Hi</h1>\n</body>\n"},
+			call:     anthropictest.EditFile("index.html", "<h1>Hi</h1>", "<h1>Hi</h1>\n<!-- rest of the code unchanged -->"),
+			wantText: `refused: new_string contains the placeholder "rest of the code unchanged", which would delete the code it stands for; put the real text in new_string`, wantError: true,
+			wantEvent: agent.ToolEvent{Name: "edit_file", Action: agent.ActionEdit, File: "index.html",
+				Error: `refused: new_string contains the placeholder "rest of the code unchanged", which would delete the code it stands for; put the real text in new_string`},
+			wantFiles: map[string]string{"index.html": "<body>\n<h1>Hi</h1>\n</body>\n"},
+		},
+		{
 			name:      "edit replaces a unique match",
 			files:     map[string]string{"app.js": "let x = 1;\nlet y = 2;\n"},
 			call:      anthropictest.EditFile("app.js", "let y = 2;", "let y = 3;\nlet z = 4;"),
@@ -584,7 +610,8 @@ func TestHistoryComesFirst(t *testing.T) {
 		}
 	}
 	// The result holds only this run's turns, not the history.
-	if len(res.Messages) != 4 || res.Messages[0].Content[1].Text != "add dark mode" {
+	if first := res.Messages[0].Content; len(res.Messages) != 4 || first[len(first)-1].Text != "add dark mode" ||
+		!strings.Contains(first[1].Text, "<file path=\"index.html\">\nx\n</file>") {
 		t.Errorf("Messages = %+v, want this run's four", res.Messages)
 	}
 }

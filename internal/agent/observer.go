@@ -1,6 +1,10 @@
 package agent
 
-import "github.com/quickvibe/quickvibe/internal/llm"
+import (
+	"time"
+
+	"github.com/quickvibe/quickvibe/internal/llm"
+)
 
 // Tool actions, as the event taxonomy names them.
 const (
@@ -63,3 +67,17 @@ type streamHandler struct{ obs Observer }
 
 func (h streamHandler) TextDelta(text string)        { h.obs.TextDelta(text) }
 func (h streamHandler) ToolUseStart(id, name string) { h.obs.ToolStarted(id, name) }
+
+// RetryObserver is an optional part of an Observer: it learns that a model
+// call failed and is tried again after delay; text streamed by the failed
+// try is void.
+type RetryObserver interface {
+	Retrying(attempt int, delay time.Duration, err error)
+}
+
+// Retrying forwards llm.WithRetry's notice.
+func (h streamHandler) Retrying(attempt int, delay time.Duration, err error) {
+	if ro, ok := h.obs.(RetryObserver); ok {
+		ro.Retrying(attempt, delay, err)
+	}
+}

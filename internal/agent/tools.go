@@ -247,6 +247,9 @@ func (x *executor) writeFile(ctx context.Context, raw json.RawMessage, ev *ToolE
 	if err != nil && !notExist(err) {
 		return "", wsError(ctx, "read", p, err)
 	}
+	if m := placeholderMarker(string(old), *in.Content); m != "" {
+		return "", toolErrorf("refused: the content contains the placeholder %q, which would delete the code it stands for; write the complete file, or use edit_file to change only part of it", m)
+	}
 	ev.Action = ActionCreate
 	if existed {
 		ev.Action = ActionEdit
@@ -305,6 +308,9 @@ func (x *executor) editFile(ctx context.Context, raw json.RawMessage, ev *ToolEv
 	case 1:
 	default:
 		return "", toolErrorf("old_string appears %d times in %s; include more surrounding lines to make it unique", n, p)
+	}
+	if m := placeholderMarker(content, newStr); m != "" {
+		return "", toolErrorf("refused: new_string contains the placeholder %q, which would delete the code it stands for; put the real text in new_string", m)
 	}
 	updated := strings.Replace(content, oldStr, newStr, 1)
 	if err := x.ws.WriteFile(ctx, p, []byte(updated)); err != nil {

@@ -16,13 +16,17 @@ import (
 	"github.com/quickvibe/quickvibe/internal/agent"
 	"github.com/quickvibe/quickvibe/internal/auth"
 	"github.com/quickvibe/quickvibe/internal/config"
+	"github.com/quickvibe/quickvibe/internal/egress"
 	"github.com/quickvibe/quickvibe/internal/events"
 	"github.com/quickvibe/quickvibe/internal/httpapi"
-	"github.com/quickvibe/quickvibe/internal/llm/anthropic"
 	"github.com/quickvibe/quickvibe/internal/preview"
 	"github.com/quickvibe/quickvibe/internal/run"
+	"github.com/quickvibe/quickvibe/internal/sandbox"
 	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap"
+	"github.com/quickvibe/quickvibe/internal/sandbox/lifecycle"
+	"github.com/quickvibe/quickvibe/internal/screenshot"
 	"github.com/quickvibe/quickvibe/internal/store"
+	"github.com/quickvibe/quickvibe/internal/version"
 	"github.com/quickvibe/quickvibe/internal/web"
 )
 
@@ -31,11 +35,14 @@ const Version = "0.1.0-dev"
 
 // App is a running QuickVibe server's parts.
 type App struct {
-	cfg       config.Config
-	logger    *slog.Logger
-	Store     *store.Store
-	Auth      *auth.Service
-	sandboxes *bwrap.Provider
+	cfg    config.Config
+	logger *slog.Logger
+	Store  *store.Store
+	Auth   *auth.Service
+	// sandboxes is the engine behind the lifecycle manager, which keeps
+	// every sandbox's state in the store and counts activity.
+	sandboxes sandbox.Provider
+	lifecycle *lifecycle.Manager
 	runs      *run.Manager
 	api       *httpapi.Server
 }
@@ -44,6 +51,8 @@ type App struct {
 type Options struct {
 	// Heartbeat overrides the SSE heartbeat interval.
 	Heartbeat time.Duration
+	// Now overrides the clock of rate limits and the sign-in throttle.
+	Now func() time.Time
 }
 
 // New opens the store and the sandbox engine and builds the HTTP handler.
@@ -66,57 +75,117 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	a.sandboxes, err = bwrap.New(ctx, bwrap.Config{
+	egressProxy, err := egress.New(egress.Config{Allow: cfg.Isolation.EgressAllow, PermitAddrs: cfg.Isolation.EgressPermit, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("QV_EGRESS_ALLOW: %w", err)
+	}
+	iso := cfg.Isolation
+	engine, err := bwrap.New(ctx, bwrap.Config{
 		Dir:         filepath.Join(cfg.DataDir, "sandboxes"),
 		ExecTimeout: cfg.ExecTimeout,
 		Logger:      logger.With("component", "sandbox"),
+		Limits:      &bwrap.Limits{MemoryBytes: iso.MemoryBytes, Pids: iso.Pids, CPU: iso.CPU, TmpBytes: iso.TmpBytes, DiskBytes: iso.DiskBytes},
+		Egress:      egressProxy,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start sandbox engine: %w", err)
 	}
+	a.lifecycle = lifecycle.New(engine, a.Store, lifecycle.Config{
+		IdleTimeout: cfg.SandboxIdleTimeout,
+		Logger:      logger.With("component", "lifecycle"),
+	})
+	a.sandboxes = a.lifecycle
+	// Sandboxes left by a crash: the engine's view wins, the store follows.
+	if err := a.lifecycle.Recover(ctx); err != nil {
+		return nil, err
+	}
+	a.lifecycle.Run()
 	if err := a.sandboxes.Ready(ctx); err != nil {
 		logger.Warn("sandboxes are not available; runs will fail until this is fixed", "engine", a.sandboxes.Name(), "reason", err)
 	}
 
+	versions, err := version.New(version.Config{
+		Dir:       filepath.Join(cfg.DataDir, "projects"),
+		Sandboxes: a.sandboxes,
+		Logger:    logger.With("component", "version"),
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	var runAgent run.Agent
 	if ok, why := cfg.ModelConfigured(); ok {
-		model, err := anthropic.New(anthropic.Config{APIKey: cfg.AnthropicAPIKey, BaseURL: cfg.AnthropicBaseURL, Model: cfg.Model})
+		model, err := newModel(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("set up the model: %w", err)
 		}
-		runAgent = agent.New(model, agent.Options{CommandTimeout: cfg.ExecTimeout})
+		runAgent = agent.New(model, agent.Options{CommandTimeout: cfg.ExecTimeout, ContextTokens: cfg.Agent.ContextTokens})
 		logger.Info("model configured", "provider", cfg.ModelProvider, "model", cfg.Model)
 	} else {
 		logger.Warn(why)
 	}
 
 	log := events.NewLog(a.Store)
+	thumbnails, err := screenshot.NewThumbnails(filepath.Join(cfg.DataDir, "thumbnails"), a.sandboxes.DialPort, logger.With("component", "screenshot"))
+	if err != nil {
+		return nil, err
+	}
+	var previewProxy *preview.Proxy
 	a.runs = run.NewManager(a.Store, log, a.sandboxes, runAgent, run.Config{
-		Timeout:    cfg.RunTimeout,
-		PreviewURL: cfg.PreviewURL,
+		Timeout:               cfg.RunTimeout,
+		MaxFixAttempts:        fixAttempts(cfg.Agent.MaxFixAttempts),
+		MaxRunCostUSD:         cfg.Agent.MaxRunCostUSD,
+		MaxUserMonthlyCostUSD: cfg.Agent.MaxUserMonthlyCostUSD,
+		Prices:                cfg.Agent.Prices,
+		// The preview proxy is built below; runs start only once New returns.
+		BrowserErrors: func(sandboxID string, since time.Time) []string {
+			return previewProxy.BrowserErrors(sandboxID, since)
+		},
+		PreviewURL:   cfg.PreviewURL,
+		Versions:     versions,
+		AfterSuccess: screenshotAfterRun(thumbnails),
+		EgressRefusals: func(sandboxID string, fn func(string)) func() {
+			return egressProxy.Subscribe(sandboxID, func(r egress.Refusal) { fn("egress refused: " + r.Target + ": " + r.Reason) })
+		},
 	}, logger.With("component", "run"))
 	if err := a.runs.Recover(ctx); err != nil {
 		return nil, err
 	}
 
+	sec, err := newSecurity(cfg, a.Auth)
+	if err != nil {
+		return nil, err
+	}
+	previewProxy = preview.New(a.sandboxes, sec.previewAccess, logger.With("component", "preview"))
 	a.api = httpapi.New(httpapi.Deps{
-		Config:    cfg,
-		Version:   Version,
-		Store:     a.Store,
-		Auth:      a.Auth,
-		Runs:      a.runs,
-		Events:    log,
-		Sandboxes: a.sandboxes,
-		Preview:   preview.New(a.sandboxes, logger.With("component", "preview")),
-		Logger:    logger.With("component", "http"),
-		Heartbeat: opts.Heartbeat,
-		WebUI:     web.Handler(),
+		Config:     cfg,
+		Version:    Version,
+		Store:      a.Store,
+		Auth:       a.Auth,
+		Runs:       a.runs,
+		Events:     log,
+		Sandboxes:  a.sandboxes,
+		Lifecycle:  a.lifecycle,
+		Versions:   versions,
+		Preview:    previewProxy,
+		Logger:     logger.With("component", "http"),
+		Heartbeat:  opts.Heartbeat,
+		WebUI:      web.Handler(),
+		Thumbnails: thumbnails,
+
+		PreviewSigner: sec.previewAccess.Signer,
+		OIDC:          sec.oidc,
+		Now:           opts.Now,
 	})
 	return a, nil
 }
 
 // Handler is the whole HTTP surface: app, API and preview hosts.
 func (a *App) Handler() http.Handler { return a.api }
+
+// Sandboxes is the sandbox engine, for tests that act behind the API's back
+// (deleting a sandbox as an operator or a reaper would).
+func (a *App) Sandboxes() sandbox.Provider { return a.sandboxes }
 
 // Routes lists every API route and who may call it.
 func (a *App) Routes() []httpapi.Route { return a.api.Routes() }

@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -42,6 +44,12 @@ type server struct {
 // may be shared between servers to test restarts.
 func startServer(t *testing.T, dataDir string, env map[string]string) *server {
 	t.Helper()
+	return startServerWith(t, dataDir, env, app.Options{Heartbeat: 200 * time.Millisecond})
+}
+
+// startServerWith is startServer with app options (a test clock, say).
+func startServerWith(t *testing.T, dataDir string, env map[string]string, opts app.Options) *server {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -54,14 +62,14 @@ func startServer(t *testing.T, dataDir string, env map[string]string) *server {
 		"QV_LOG_LEVEL":  "debug",
 	}
 	for k, v := range env {
-		vars[k] = v
+		vars[k] = strings.ReplaceAll(v, "{port}", strconv.Itoa(port)) // e.g. a QV_PUBLIC_URL on another host name
 	}
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(t.Context(), cfg, logger, app.Options{Heartbeat: 200 * time.Millisecond})
+	a, err := app.New(t.Context(), cfg, logger, opts)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
@@ -117,19 +125,56 @@ func progressStatuses(evs []client.Event) []string {
 	return out
 }
 
-// getPreview fetches path from a sandbox port through the server's preview
-// host routing, as a browser resolving *.localhost would.
+// getPreview fetches a preview URL as its project's owner would: it asks
+// the API for a signed preview URL (previews are private) and sends the
+// token in the header, through the server's preview host routing, as a
+// browser resolving *.localhost would. A sandbox no project owns is
+// fetched without a token.
 func getPreview(t *testing.T, s *server, previewURL string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.url+"/", nil)
+	u, err := url.Parse(previewURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := http.NewRequest(http.MethodGet, previewURL, nil)
+	var token string
+	sandboxID, port, ok := s.app.Config().ParsePreviewHost(u.Host)
+	if !ok {
+		t.Fatalf("%s is not a preview URL", previewURL)
+	}
+	if p, err := s.app.Store.ProjectBySandboxID(t.Context(), sandboxID); err == nil {
+		owner, err := s.app.Store.UserByID(t.Context(), p.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apiToken, _, err := s.app.Auth.CreateAPIToken(t.Context(), owner, "preview "+rand.Text()[:6])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp, err := client.New(s.url, apiToken).PreviewURL(t.Context(), p.ID, port)
+		if err != nil {
+			t.Fatalf("preview URL of %s: %v", p.ID, err)
+		}
+		token = sp.Token
+	}
+	return getPreviewWith(t, s, previewURL, token)
+}
+
+// getPreviewWith fetches a preview URL with a preview token in the header
+// ("" for none).
+func getPreviewWith(t *testing.T, s *server, previewURL, token string) (int, string) {
+	t.Helper()
+	u, err := url.Parse(previewURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.url+u.RequestURI(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Host = u.Host
+	if token != "" {
+		req.Header.Set("X-QV-Preview-Token", token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET preview %s: %v", previewURL, err)
@@ -268,7 +313,11 @@ func TestPromptToPreviewEndToEnd(t *testing.T) {
 		t.Fatalf("complete = %+v; want success with preview URL %s", done, wantURL)
 	}
 
-	// The preview proxy serves the generated page.
+	// The complete event carries the clean preview URL; the preview is
+	// private, so it needs a signed token from the API.
+	if code, body := getPreviewWith(t, s, done.PreviewURL, ""); code != http.StatusUnauthorized {
+		t.Fatalf("preview without a token = %d %q; want 401", code, body)
+	}
 	code, body := getPreview(t, s, done.PreviewURL)
 	if code != http.StatusOK || !strings.Contains(body, "Dark Calculator") {
 		t.Fatalf("preview = %d %q; want 200 with the generated page", code, body)

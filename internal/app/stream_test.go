@@ -144,8 +144,10 @@ func TestPreviewOfUnknownSandbox(t *testing.T) {
 	s := startServer(t, t.TempDir(), nil)
 	for _, host := range []string{"3000-abcdefghijkl.preview.localhost", "3000-bad_id.preview.localhost", "3000-ABCDEFGHIJKL.preview.localhost"} {
 		code, body := getPreview(t, s, "http://"+host+"/")
-		if code != http.StatusNotFound || !strings.Contains(body, "No such preview") {
-			t.Errorf("preview of %s = %d %q; want 404 page", host, code, body)
+		// Previews are private: with no token, a sandbox that does not
+		// exist looks just like one that does.
+		if code != http.StatusUnauthorized || !strings.Contains(body, "This preview is private") {
+			t.Errorf("preview of %s = %d %q; want 401 page", host, code, body)
 		}
 	}
 }

@@ -23,6 +23,9 @@ var (
 	ErrUnauthenticated    = errors.New("auth: not signed in")
 	ErrSetupDone          = errors.New("auth: setup is already done")
 	ErrEmailTaken         = errors.New("auth: email already registered")
+	ErrAccountDisabled    = errors.New("auth: account disabled")
+	ErrSignupClosed       = errors.New("auth: registration is closed")
+	ErrForbidden          = errors.New("auth: not allowed")
 )
 
 // InvalidInputError says which input was wrong, in words safe for users.
@@ -50,6 +53,7 @@ type Store interface {
 	DeleteSession(ctx context.Context, hash string) error
 	CreateAPIToken(ctx context.Context, t store.APIToken) error
 	APITokenByHash(ctx context.Context, hash string) (store.APIToken, error)
+	securityStore
 }
 
 // Service signs users in and out.
@@ -143,6 +147,14 @@ func (s *Service) Login(ctx context.Context, email, password string) (token stri
 	if !ok {
 		return "", store.User{}, time.Time{}, ErrInvalidCredentials
 	}
+	if !u.DisabledAt.IsZero() {
+		return "", store.User{}, time.Time{}, ErrAccountDisabled
+	}
+	return s.openSession(ctx, u)
+}
+
+// openSession signs u in with a new session.
+func (s *Service) openSession(ctx context.Context, u store.User) (token string, _ store.User, expires time.Time, err error) {
 	token = sessionPrefix + rand.Text()
 	now := s.now().UTC()
 	expires = now.Add(s.sessionTTL)
@@ -214,6 +226,10 @@ func (s *Service) user(ctx context.Context, id string) (store.User, error) {
 	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("find user %s: %w", id, err)
+	}
+	// A disabled account's sessions and tokens stop working at once.
+	if !u.DisabledAt.IsZero() {
+		return store.User{}, ErrUnauthenticated
 	}
 	return u, nil
 }

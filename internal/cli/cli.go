@@ -44,7 +44,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(e.serveCmd(), e.usersCmd(), e.loginCmd(), e.newCmd(), e.projectsCmd())
+	root.AddCommand(e.serveCmd(), e.usersCmd(), e.loginCmd(), e.newCmd(), e.projectsCmd(), e.doctorCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "quickvibe:", err)
 		return 1

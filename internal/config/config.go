@@ -26,13 +26,39 @@ type Config struct {
 	SandboxProvider string        // QV_SANDBOX_PROVIDER
 	ExecTimeout     time.Duration // QV_EXEC_TIMEOUT
 	RunTimeout      time.Duration // QV_RUN_TIMEOUT
-	SessionTTL      time.Duration // QV_SESSION_TTL
+	// SandboxIdleTimeout stops a sandbox after this long without activity.
+	SandboxIdleTimeout time.Duration // QV_SANDBOX_IDLE_TIMEOUT
+	SessionTTL         time.Duration // QV_SESSION_TTL
 
 	ModelProvider    string // QV_MODEL_PROVIDER
 	Model            string // QV_MODEL
 	AnthropicAPIKey  string // ANTHROPIC_API_KEY
 	AnthropicBaseURL string // ANTHROPIC_BASE_URL
+
+	Security Security
+	// Isolation: sandbox limits and egress allowlist (isolation.go).
+	Isolation Isolation
+	// Agent: providers, retries, fix loop, context and budget (agent.go).
+	Agent Agent
 }
+
+// Security holds the multi-user settings (issue 6).
+type Security struct {
+	// Secret keys the preview-token HMAC (QV_SECRET); empty means a secret
+	// generated once and kept in the data directory.
+	Secret               string
+	PreviewTokenTTL      time.Duration // QV_PREVIEW_TOKEN_TTL
+	RatePromptsPerMinute int           // QV_RATE_PROMPTS_PER_MINUTE
+	MaxRunsPerUser       int           // QV_MAX_RUNS_PER_USER
+	MaxSandboxesPerUser  int           // QV_MAX_SANDBOXES_PER_USER
+	OpenSignup           bool          // QV_OPEN_SIGNUP
+	OIDCIssuer           string        // QV_OIDC_ISSUER
+	OIDCClientID         string        // QV_OIDC_CLIENT_ID
+	OIDCClientSecret     string        // QV_OIDC_CLIENT_SECRET
+}
+
+// OIDCEnabled reports whether single sign-on is configured.
+func (s Security) OIDCEnabled() bool { return s.OIDCIssuer != "" }
 
 // Defaults that other packages and the README refer to.
 const (
@@ -65,21 +91,29 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	c := Config{
-		Addr:             env("QV_ADDR", DefaultAddr),
-		DataDir:          env("QV_DATA_DIR", "data"),
-		PreviewDomain:    strings.ToLower(strings.Trim(env("QV_PREVIEW_DOMAIN", DefaultPreviewDomain), ".")),
-		LogFormat:        env("QV_LOG_FORMAT", "text"),
-		LogLevel:         env("QV_LOG_LEVEL", "info"),
-		SandboxProvider:  env("QV_SANDBOX_PROVIDER", "bwrap"),
-		ExecTimeout:      duration("QV_EXEC_TIMEOUT", 2*time.Minute),
-		RunTimeout:       duration("QV_RUN_TIMEOUT", 30*time.Minute),
-		SessionTTL:       duration("QV_SESSION_TTL", 30*24*time.Hour),
-		ModelProvider:    env("QV_MODEL_PROVIDER", "anthropic"),
-		Model:            env("QV_MODEL", DefaultModel),
-		AnthropicAPIKey:  strings.TrimSpace(getenv("ANTHROPIC_API_KEY")),
-		AnthropicBaseURL: strings.TrimSpace(getenv("ANTHROPIC_BASE_URL")),
+		Addr:               env("QV_ADDR", DefaultAddr),
+		DataDir:            env("QV_DATA_DIR", "data"),
+		PreviewDomain:      strings.ToLower(strings.Trim(env("QV_PREVIEW_DOMAIN", DefaultPreviewDomain), ".")),
+		LogFormat:          env("QV_LOG_FORMAT", "text"),
+		LogLevel:           env("QV_LOG_LEVEL", "info"),
+		SandboxProvider:    env("QV_SANDBOX_PROVIDER", "bwrap"),
+		ExecTimeout:        duration("QV_EXEC_TIMEOUT", 2*time.Minute),
+		RunTimeout:         duration("QV_RUN_TIMEOUT", 30*time.Minute),
+		SandboxIdleTimeout: duration("QV_SANDBOX_IDLE_TIMEOUT", 30*time.Minute),
+		SessionTTL:         duration("QV_SESSION_TTL", 30*24*time.Hour),
+		ModelProvider:      env("QV_MODEL_PROVIDER", "anthropic"),
+		Model:              env("QV_MODEL", DefaultModel),
+		AnthropicAPIKey:    strings.TrimSpace(getenv("ANTHROPIC_API_KEY")),
+		AnthropicBaseURL:   strings.TrimSpace(getenv("ANTHROPIC_BASE_URL")),
 	}
 	c.DatabaseURL = env("QV_DATABASE_URL", filepath.Join(c.DataDir, "quickvibe.db"))
+	c.Security = loadSecurity(getenv, duration, &errs)
+	c.Agent = loadAgent(getenv, duration, &errs)
+	if c.ModelProvider == "openai" && strings.TrimSpace(getenv("QV_MODEL")) == "" {
+		c.Model = "" // no default: an OpenAI-compatible server has its own model ids
+	}
+	iso, isoErrs := loadIsolation(getenv)
+	c.Isolation, errs = iso, append(errs, isoErrs...)
 
 	_, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
@@ -107,8 +141,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SandboxProvider != "bwrap" {
 		errs = append(errs, fmt.Errorf("QV_SANDBOX_PROVIDER=%q: only bwrap is available in this version", c.SandboxProvider))
 	}
-	if c.ModelProvider != "anthropic" {
-		errs = append(errs, fmt.Errorf("QV_MODEL_PROVIDER=%q: only anthropic is available in this version", c.ModelProvider))
+	if c.ModelProvider != "anthropic" && c.ModelProvider != "openai" {
+		errs = append(errs, fmt.Errorf("QV_MODEL_PROVIDER=%q: want anthropic or openai (any OpenAI-compatible endpoint)", c.ModelProvider))
 	}
 	if strings.ContainsAny(c.PreviewDomain, "/: ") || c.PreviewDomain == "" {
 		errs = append(errs, fmt.Errorf("QV_PREVIEW_DOMAIN=%q: want a bare domain such as %s", c.PreviewDomain, DefaultPreviewDomain))
@@ -118,6 +152,15 @@ func Load(getenv func(string) string) (Config, error) {
 
 // ModelConfigured reports whether a model can be called, and if not, what to set.
 func (c Config) ModelConfigured() (bool, string) {
+	if c.ModelProvider == "openai" {
+		switch {
+		case c.Agent.OpenAIBaseURL == "":
+			return false, "no model is configured: QV_MODEL_PROVIDER=openai needs OPENAI_BASE_URL (e.g. http://localhost:11434/v1) and QV_MODEL, and OPENAI_API_KEY if the server wants one; then restart the server"
+		case c.Model == "":
+			return false, "no model is configured: QV_MODEL_PROVIDER=openai needs QV_MODEL, the model id the server knows; then restart the server"
+		}
+		return true, ""
+	}
 	if c.AnthropicAPIKey == "" {
 		return false, "no model is configured: set ANTHROPIC_API_KEY (and optionally ANTHROPIC_BASE_URL, QV_MODEL) and restart the server"
 	}

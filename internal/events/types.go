@@ -9,6 +9,8 @@ const (
 	TypeUsage    = "usage"
 	TypeComplete = "complete"
 	TypeError    = "error"
+	// TypeContext says which files the model saw (events.Context).
+	TypeContext = "context"
 )
 
 // Progress statuses, in the order a successful run passes them.
@@ -33,6 +35,10 @@ const (
 	CodeTimeout        = "timeout"
 	CodeInternal       = "internal"
 	CodeAgentExhausted = "agent_turn_limit"
+	// CodeBudget: a model call would pass the per-run or monthly cost cap.
+	CodeBudget = "budget_exceeded"
+	// CodeFixLimit: the app still had errors after the allowed fix attempts.
+	CodeFixLimit = "fix_limit"
 )
 
 // IsTerminal reports whether an event of type t ends a run.
@@ -65,7 +71,7 @@ type Tool struct {
 }
 
 type LogLine struct {
-	Stream string `json:"stream"` // stdout or stderr
+	Stream string `json:"stream"` // stdout, stderr, or system for notices such as model retries
 	Line   string `json:"line"`
 }
 
@@ -74,6 +80,22 @@ type Usage struct {
 	OutputTokens             int64 `json:"outputTokens"`
 	CacheCreationInputTokens int64 `json:"cacheCreationInputTokens"`
 	CacheReadInputTokens     int64 `json:"cacheReadInputTokens"`
+	// CostUSD is what the run's model calls cost so far, fix attempts
+	// included; FixCostUSD is the part spent on fixing errors.
+	CostUSD    float64 `json:"costUsd"`
+	FixCostUSD float64 `json:"fixCostUsd"`
+	Model      string  `json:"model,omitempty"`
+}
+
+// Context says which files went into the model's context, and whether old
+// turns were compacted to fit.
+type Context struct {
+	Files        []string `json:"files,omitempty"`
+	Compacted    bool     `json:"compacted,omitempty"`
+	TokensBefore int      `json:"tokensBefore,omitempty"`
+	TokensAfter  int      `json:"tokensAfter,omitempty"`
+	DroppedMsgs  int      `json:"droppedMessages,omitempty"`
+	ElidedBlocks int      `json:"elidedBlocks,omitempty"`
 }
 
 type Complete struct {

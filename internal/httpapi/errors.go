@@ -19,6 +19,8 @@ type apiError struct {
 	Code    string
 	Message string
 	Err     error
+	// RetryAfter, in seconds, is sent as Retry-After (429s).
+	RetryAfter int
 }
 
 func (e *apiError) Error() string {
@@ -49,6 +51,9 @@ func publicError(err error) *apiError {
 	if ie, ok := errors.AsType[*auth.InvalidInputError](err); ok {
 		return &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: ie.Msg}
 	}
+	if ae := versionError(err); ae != nil {
+		return ae
+	}
 	if pe, ok := errors.AsType[*run.InvalidPromptError](err); ok {
 		return &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: pe.Msg}
 	}
@@ -57,6 +62,14 @@ func publicError(err error) *apiError {
 		return &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "sign in first, or send Authorization: Bearer <token>"}
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		return &apiError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "wrong email or password"}
+	case errors.Is(err, auth.ErrAccountDisabled):
+		return &apiError{Status: http.StatusForbidden, Code: "account_disabled", Message: "this account is disabled: ask an admin"}
+	case errors.Is(err, auth.ErrSignupClosed):
+		return &apiError{Status: http.StatusForbidden, Code: "signup_closed", Message: "registration is closed: ask an admin for an invitation"}
+	case errors.Is(err, auth.ErrForbidden):
+		return &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "only admins may do this"}
+	case errors.Is(err, auth.ErrOIDCFailed):
+		return &apiError{Status: http.StatusUnauthorized, Code: "sso_failed", Message: "single sign-on failed: start again from the sign-in page", Err: err}
 	case errors.Is(err, auth.ErrSetupDone):
 		return &apiError{Status: http.StatusConflict, Code: "setup_done", Message: "setup is already done: sign in instead"}
 	case errors.Is(err, auth.ErrEmailTaken):
@@ -73,6 +86,8 @@ func publicError(err error) *apiError {
 		return &apiError{Status: http.StatusBadRequest, Code: "is_directory", Message: "the path is a directory"}
 	case errors.Is(err, sandbox.ErrFileTooBig):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "file_too_large", Message: "the file is too large to show"}
+	case errors.Is(err, sandbox.ErrNotRunning):
+		return &apiError{Status: http.StatusConflict, Code: "sandbox_not_running", Message: "the sandbox is stopped: start it first (POST /api/sandboxes/{id}/start)"}
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, sandbox.ErrNotFound):
 		return errNotFound
 	}
@@ -98,6 +113,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	s.Logger.Log(r.Context(), level, "request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", ae.Status, "err", err)
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.RequestID = ae.Code, ae.Message, id
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", retryAfterHeader(ae.RetryAfter))
+	}
 	if ae.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="quickvibe"`)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/quickvibe/quickvibe/internal/auth"
+	"github.com/quickvibe/quickvibe/internal/llm"
 	"github.com/quickvibe/quickvibe/internal/project"
 	"github.com/quickvibe/quickvibe/internal/run"
 	"github.com/quickvibe/quickvibe/internal/sandbox"
@@ -25,15 +26,22 @@ type projectJSON struct {
 	SandboxID    string    `json:"sandboxId,omitempty"`
 	SandboxState string    `json:"sandboxState,omitempty"`
 	PreviewURL   string    `json:"previewUrl,omitempty"`
+	ThumbnailURL string    `json:"thumbnailUrl,omitempty"`
 	CreatedAt    time.Time `json:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt"`
+	Model        string    `json:"model,omitempty"`
 }
 
 func (s *Server) toProjectJSON(p store.Project) projectJSON {
-	out := projectJSON{ID: p.ID, Name: p.Name, Type: p.Type, Status: p.Status, SandboxID: p.SandboxID, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	out := projectJSON{ID: p.ID, Name: p.Name, Type: p.Type, Status: p.Status, SandboxID: p.SandboxID, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Model: p.Model}
 	if p.SandboxID != "" {
 		if pt, ok := project.Lookup(p.Type); ok {
 			out.PreviewURL = s.Config.PreviewURL(p.SandboxID, pt.Port)
+		}
+	}
+	if s.Thumbnails != nil {
+		if t, ok := s.Thumbnails.ModTime(p.ID); ok {
+			out.ThumbnailURL = "/api/projects/" + p.ID + "/thumbnail.png?v=" + strconv.FormatInt(t.UnixMilli(), 10)
 		}
 	}
 	return out
@@ -74,8 +82,9 @@ const maxProjectName = 100
 
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	in, err := decode[struct {
-		Name string `json:"name"`
-		Type string `json:"type"`
+		Name  string `json:"name"`
+		Type  string `json:"type"`
+		Model string `json:"model"`
 	}](w, r)
 	if err != nil {
 		return err
@@ -94,6 +103,11 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 		}
 		return badRequest(fmt.Sprintf("unknown project type %q: choose one of %s", in.Type, strings.Join(ids, ", ")))
 	}
+	if in.Model != "" {
+		if err := llm.ValidateModelID(in.Model); err != nil {
+			return badRequest(err.Error())
+		}
+	}
 	now := time.Now().UTC()
 	p := store.Project{
 		ID: uuid.Must(uuid.NewV7()).String(), UserID: currentUser(r.Context()).ID,
@@ -101,6 +115,12 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.Store.CreateProject(r.Context(), p); err != nil {
 		return err
+	}
+	if in.Model != "" {
+		if err := s.Store.SetProjectModel(r.Context(), p.ID, in.Model); err != nil {
+			return err
+		}
+		p.Model = in.Model
 	}
 	writeJSON(w, http.StatusCreated, s.toProjectJSON(p))
 	return nil

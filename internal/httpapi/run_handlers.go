@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/quickvibe/quickvibe/internal/auth"
+	"github.com/quickvibe/quickvibe/internal/llm"
 	"github.com/quickvibe/quickvibe/internal/store"
 )
 
@@ -37,9 +38,17 @@ func (s *Server) createPrompt(w http.ResponseWriter, r *http.Request) error {
 	}
 	in, err := decode[struct {
 		Prompt string `json:"prompt"`
+		// Model, if set, overrides the project's model for this prompt.
+		Model string `json:"model"`
 	}](w, r)
 	if err != nil {
 		return err
+	}
+	if in.Model != "" {
+		if err := llm.ValidateModelID(in.Model); err != nil {
+			return badRequest(err.Error())
+		}
+		p.Model = in.Model // the project as this run sees it
 	}
 	run, err := s.Runs.Start(r.Context(), currentUser(r.Context()), p, in.Prompt)
 	if err != nil {

@@ -16,16 +16,27 @@ import (
 	"github.com/quickvibe/quickvibe/internal/preview"
 	"github.com/quickvibe/quickvibe/internal/run"
 	"github.com/quickvibe/quickvibe/internal/sandbox"
+	"github.com/quickvibe/quickvibe/internal/sandbox/lifecycle"
+	"github.com/quickvibe/quickvibe/internal/screenshot"
 	"github.com/quickvibe/quickvibe/internal/store"
+	"github.com/quickvibe/quickvibe/internal/version"
 )
 
 // Store is what the HTTP edge reads directly.
 type Store interface {
 	CountUsers(ctx context.Context) (int, error)
 	CreateProject(ctx context.Context, p store.Project) error
+	SetProjectModel(ctx context.Context, projectID, model string) error
+	UsageByRun(ctx context.Context, runID string) ([]store.UsageTotal, error)
+	UsageByProject(ctx context.Context, projectID string) ([]store.UsageTotal, error)
+	UserCostSince(ctx context.Context, userID string, t time.Time) (int64, error)
 	ProjectByID(ctx context.Context, id string) (store.Project, error)
 	ProjectsByUser(ctx context.Context, userID string) ([]store.Project, error)
 	RunByID(ctx context.Context, id string) (store.Run, error)
+	RenameProject(ctx context.Context, id, name string, now time.Time) error
+	DeleteProject(ctx context.Context, id string) error
+	RunsByProject(ctx context.Context, projectID string) ([]store.Run, error)
+	securityStore
 }
 
 // Deps are the parts the server is built from.
@@ -37,25 +48,40 @@ type Deps struct {
 	Runs      *run.Manager
 	Events    *events.Log
 	Sandboxes sandbox.Provider
+	// Lifecycle serves the /api/sandboxes routes.
+	Lifecycle *lifecycle.Manager
+	Versions  *version.Service
 	Preview   *preview.Proxy
 	Logger    *slog.Logger
 	// Heartbeat is the SSE keep-alive interval (default 15 s).
 	Heartbeat time.Duration
 	// WebUI serves the browser app at /.
 	WebUI http.Handler
+	// Thumbnails holds the dashboard's preview screenshots.
+	Thumbnails *screenshot.Thumbnails
+	// PreviewSigner signs preview URLs; OIDC, if set, enables single sign-on.
+	PreviewSigner *preview.Signer
+	OIDC          *auth.OIDC
+	// Now is the clock of rate limits and throttles (time.Now if nil).
+	Now func() time.Time
 }
 
 type Server struct {
 	Deps
 	handler    http.Handler
 	registered []Route
+	limits     *limits
 }
 
 func New(d Deps) *Server {
 	if d.Heartbeat <= 0 {
 		d.Heartbeat = 15 * time.Second
 	}
-	s := &Server{Deps: d}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	d.Config.Security = withSecurityDefaults(d.Config.Security)
+	s := &Server{Deps: d, limits: newLimits(d.Config.Security.RatePromptsPerMinute, d.Now)}
 	s.handler = s.routes()
 	return s
 }

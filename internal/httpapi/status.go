@@ -19,6 +19,11 @@ type statusJSON struct {
 		Reason string `json:"reason,omitempty"`
 	} `json:"sandbox"`
 	PreviewDomain string `json:"previewDomain"`
+	// Auth tells the sign-in page what to offer.
+	Auth struct {
+		SSO        bool `json:"sso"`
+		OpenSignup bool `json:"openSignup"`
+	} `json:"auth"`
 }
 
 // status tells anyone whether this server can do its work, and if not, why.
@@ -39,6 +44,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		st.Sandbox.Ready = true
 	}
 	st.PreviewDomain = s.Config.PreviewDomain
+	st.Auth.SSO, st.Auth.OpenSignup = s.OIDC != nil, s.Config.Security.OpenSignup
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/quickvibe/quickvibe/internal/project"
 	"github.com/quickvibe/quickvibe/internal/sandbox"
 	"github.com/quickvibe/quickvibe/internal/store"
+	"github.com/quickvibe/quickvibe/internal/version"
 )
 
 // devServerName is the background process that serves the preview.
@@ -65,39 +66,34 @@ func (m *Manager) pipeline(ctx context.Context, r store.Run, p store.Project, lo
 		return outcome{}, fail(events.CodeInternal, fmt.Sprintf("Unknown project type %q.", p.Type), nil)
 	}
 	if m.agent == nil {
-		return outcome{}, fail(events.CodeNoModel, "No model is configured on this server: set ANTHROPIC_API_KEY (and optionally ANTHROPIC_BASE_URL and QV_MODEL) and restart it.", nil)
+		return outcome{}, fail(events.CodeNoModel, "No model is configured on this server: set ANTHROPIC_API_KEY (and optionally ANTHROPIC_BASE_URL and QV_MODEL), or QV_MODEL_PROVIDER=openai with OPENAI_BASE_URL and QV_MODEL, and restart it.", nil)
 	}
 
 	sandboxID, err := m.ensureSandbox(ctx, em, p, logger)
+	if err == nil && m.cfg.EgressRefusals != nil {
+		stop := m.cfg.EgressRefusals(sandboxID, func(line string) {
+			em.emit(ctx, events.TypeLog, events.LogLine{Stream: "egress", Line: line})
+		})
+		defer stop()
+	}
 	if err != nil {
-		return outcome{}, err
+		return outcome{sandboxID: sandboxID}, err
 	}
 	if err := em.failed(); err != nil {
-		return outcome{}, err
+		return outcome{sandboxID: sandboxID}, err
 	}
 
-	em.progress(ctx, events.Progress{Status: events.StatusGenerating, Message: "The agent is working", SandboxID: sandboxID})
-	obs := &observer{ctx: ctx, em: em}
-	res, err := m.agent.Run(ctx, agent.SandboxWorkspace(m.sandboxes, sandboxID), p.Type, nil, r.Prompt, obs)
+	// The agent writes, the dev server starts, and errors go back to the
+	// agent up to the fix cap (build.go).
+	res, err := m.build(ctx, em, r, p, pt, sandboxID, logger)
 	if err != nil {
-		if ctx.Err() != nil {
-			return outcome{}, ctx.Err()
-		}
-		return outcome{}, agentFailure(err)
-	}
-	if err := em.failed(); err != nil {
-		return outcome{}, err
-	}
-
-	em.progress(ctx, events.Progress{Status: events.StatusStarting, Message: "Starting the dev server", SandboxID: sandboxID})
-	if err := m.startDevServer(ctx, sandboxID, pt); err != nil {
-		return outcome{}, err
+		return outcome{sandboxID: sandboxID}, err
 	}
 	previewURL := m.cfg.PreviewURL(sandboxID, pt.Port)
 	em.progress(ctx, events.Progress{Status: events.StatusPreview, Message: "The preview is live", SandboxID: sandboxID, PreviewURL: previewURL})
 	em.progress(ctx, events.Progress{Status: events.StatusComplete, Message: "Done", SandboxID: sandboxID, PreviewURL: previewURL})
 	if err := em.failed(); err != nil {
-		return outcome{}, err
+		return outcome{sandboxID: sandboxID}, err
 	}
 	return outcome{sandboxID: sandboxID, previewURL: previewURL, message: summary(res)}, nil
 }
@@ -161,8 +157,51 @@ func (m *Manager) ensureSandbox(ctx context.Context, em *emitter, p store.Projec
 	if err := m.store.SetProjectSandbox(ctx, p.ID, info.ID); err != nil {
 		return "", fmt.Errorf("record sandbox of project %s: %w", p.ID, err)
 	}
+	if m.cfg.Versions != nil {
+		// A new sandbox for a project with history (its old sandbox was
+		// deleted, or it was imported) starts from the latest version.
+		v, err := m.cfg.Versions.Checkout(ctx, p.ID, info.ID)
+		switch {
+		case err == nil:
+			em.progress(ctx, events.Progress{Status: events.StatusInitializing, Message: "Restored the files of the latest version", SandboxID: info.ID})
+			logger.Info("filled new sandbox from the latest version", "sandbox_id", info.ID, "version_id", v.ID)
+		case errors.Is(err, version.ErrNoVersions):
+		default:
+			// A half-filled sandbox must never be committed as the latest
+			// version: drop it, so the next run starts again from history.
+			if derr := m.sandboxes.Delete(context.WithoutCancel(ctx), info.ID); derr != nil {
+				logger.Error("delete half-filled sandbox", "sandbox_id", info.ID, "err", derr)
+			}
+			return "", fail(events.CodeSandbox, "The project's files could not be put into the new sandbox; nothing was lost, try again.", err)
+		}
+	}
+	if err := m.writeStarter(ctx, p, info.ID); err != nil {
+		return "", err
+	}
 	em.progress(ctx, events.Progress{Status: events.StatusInitializing, Message: "Sandbox ready", SandboxID: info.ID})
 	return info.ID, nil
+}
+
+// commitVersion records the sandbox's files as a version after a run and
+// returns its id, or "" when there is nothing to record or it failed; a
+// failure is logged but does not fail a run whose files are still in the
+// sandbox, and the next run's commit includes them.
+func (m *Manager) commitVersion(ctx context.Context, r store.Run, p store.Project, u store.User, sandboxID string, logger *slog.Logger) string {
+	if m.cfg.Versions == nil || sandboxID == "" {
+		return ""
+	}
+	v, created, err := m.cfg.Versions.Snapshot(ctx, p.ID, sandboxID, version.Commit{
+		Message: r.Prompt, Kind: version.KindRun, RunID: r.ID,
+		AuthorEmail: u.Email, Time: time.Now(),
+	})
+	if err != nil {
+		logger.Error("commit the run's files as a version", "sandbox_id", sandboxID, "err", err)
+		return ""
+	}
+	if created {
+		logger.Info("committed version", "version_id", v.ID)
+	}
+	return v.ID
 }
 
 // safeSandboxReason keeps the engine's first line but never a host path.
@@ -177,10 +216,12 @@ func safeSandboxReason(err error) string {
 // startDevServer (re)starts the project's dev server and waits until its
 // port answers.
 func (m *Manager) startDevServer(ctx context.Context, sandboxID string, pt project.Type) error {
-	if err := m.sandboxes.StartProcess(ctx, sandboxID, sandbox.ProcessRequest{Name: devServerName, Command: pt.DevCommand}); err != nil {
+	if err := m.sandboxes.StartProcess(ctx, sandboxID, sandbox.ProcessRequest{Name: devServerName, Command: pt.DevCommand, Restart: true}); err != nil {
 		return fail(events.CodeDevServer, "The dev server could not be started.", err)
 	}
-	deadline := time.Now().Add(m.cfg.DevServerWait)
+	// A type whose first start installs dependencies may take longer.
+	wait := max(m.cfg.DevServerWait, pt.StartTimeout)
+	deadline := time.Now().Add(wait)
 	for {
 		conn, err := m.sandboxes.DialPort(ctx, sandboxID, pt.Port)
 		if err == nil {
@@ -196,7 +237,7 @@ func (m *Manager) startDevServer(ctx context.Context, sandboxID string, pt proje
 				st.ExitCode, pt.Port, lastLines(st.OutputTail, 20)), nil)
 		}
 		if time.Now().After(deadline) {
-			return fail(events.CodeDevServer, fmt.Sprintf("The dev server did not answer on port %d within %s.", pt.Port, m.cfg.DevServerWait), err)
+			return fail(events.CodeDevServer, fmt.Sprintf("The dev server did not answer on port %d within %s.", pt.Port, wait), err)
 		}
 		select {
 		case <-ctx.Done():
@@ -219,6 +260,8 @@ type observer struct {
 	ctx     context.Context
 	em      *emitter
 	writing bool
+	// acct, when set, is the run's spending, sent with every usage event.
+	acct *account
 }
 
 var _ agent.Observer = (*observer)(nil)
@@ -251,6 +294,11 @@ func (o *observer) ToolFinished(t agent.ToolEvent) {
 }
 
 func (o *observer) Usage(u llm.Usage) {
+	if o.acct != nil {
+		// The run's totals across fix attempts, with cost.
+		o.em.emit(o.ctx, events.TypeUsage, o.acct.event())
+		return
+	}
 	o.em.emit(o.ctx, events.TypeUsage, events.Usage{
 		InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
 		CacheCreationInputTokens: u.CacheCreationInputTokens, CacheReadInputTokens: u.CacheReadInputTokens,

@@ -18,6 +18,7 @@ import (
 	"github.com/quickvibe/quickvibe/internal/llm"
 	"github.com/quickvibe/quickvibe/internal/sandbox"
 	"github.com/quickvibe/quickvibe/internal/store"
+	"github.com/quickvibe/quickvibe/internal/version"
 )
 
 // Domain errors.
@@ -59,17 +60,33 @@ type Store interface {
 	RunningRuns(ctx context.Context) ([]store.Run, error)
 	SetProjectSandbox(ctx context.Context, id, sandboxID string) error
 	SetProjectStatus(ctx context.Context, id, status string) error
+	// The agent's conversation and spending (build.go).
+	Conversation(ctx context.Context, projectID string) ([]store.ConversationMessage, error)
+	AppendConversation(ctx context.Context, projectID, runID string, msgs []store.ConversationMessage) error
+	AddModelUsage(ctx context.Context, u store.ModelUsage) error
+	UserCostSince(ctx context.Context, userID string, t time.Time) (int64, error)
 }
 
 // Agent builds and changes the app inside a workspace.
 type Agent interface {
-	Run(ctx context.Context, ws agent.Workspace, projectType string, history []llm.Message, prompt string, obs agent.Observer) (agent.Result, error)
+	Prompt(ctx context.Context, ws agent.Workspace, req agent.Request, obs agent.Observer) (agent.Result, error)
 }
 
 // Config tunes runs.
 type Config struct {
 	// Timeout bounds one run.
 	Timeout time.Duration
+	// MaxFixAttempts bounds the rounds of fixing errors per prompt; negative
+	// means none, zero DefaultMaxFixAttempts.
+	MaxFixAttempts int
+	// MaxRunCostUSD and MaxUserMonthlyCostUSD cap spending (0: no cap).
+	MaxRunCostUSD         float64
+	MaxUserMonthlyCostUSD float64
+	// Prices turns usage into cost.
+	Prices llm.Prices
+	// BrowserErrors, if set, returns the errors the preview's pages reported
+	// for a sandbox since a time (preview.Reports).
+	BrowserErrors func(sandboxID string, since time.Time) []string
 	// DevServerWait bounds the wait for the dev server's port.
 	DevServerWait time.Duration
 	// NoModel, when set, is why no model is configured; runs then end with
@@ -77,6 +94,23 @@ type Config struct {
 	NoModel string
 	// PreviewURL makes the browser-facing URL of a sandbox port.
 	PreviewURL func(sandboxID string, port int) string
+	// Versions, if set, records each run's files as a version and fills a
+	// new sandbox with the latest version.
+	Versions Versions
+	// AfterSuccess, if set, runs after a successful run's complete event,
+	// e.g. to screenshot the preview; its error is logged, never shown,
+	// because the run has already succeeded.
+	AfterSuccess func(ctx context.Context, p store.Project, sandboxID string) error
+	// EgressRefusals, if set, calls fn with a line for every request of
+	// the sandbox that its egress proxy refused, until stop is called; the
+	// run shows them as `log` events (stream "egress").
+	EgressRefusals func(sandboxID string, fn func(line string)) (stop func())
+}
+
+// Versions keeps a project's history (internal/version).
+type Versions interface {
+	Snapshot(ctx context.Context, projectID, sandboxID string, c version.Commit) (version.Version, bool, error)
+	Checkout(ctx context.Context, projectID, sandboxID string) (version.Version, error)
 }
 
 // Manager starts runs and owns their goroutines.
@@ -94,7 +128,8 @@ type Manager struct {
 
 	mu        sync.Mutex
 	active    map[string]context.CancelCauseFunc // run id → cancel
-	byProject map[string]string                  // project id → run id
+	byProject map[string]string                  // project id → run id, or "" while Reserved
+	checked   map[string]time.Time               // sandbox id → last app check (build.go)
 }
 
 func NewManager(s Store, log *events.Log, sandboxes sandbox.Provider, a Agent, cfg Config, logger *slog.Logger) *Manager {
@@ -103,6 +138,15 @@ func NewManager(s Store, log *events.Log, sandboxes sandbox.Provider, a Agent, c
 	}
 	if cfg.DevServerWait <= 0 {
 		cfg.DevServerWait = 30 * time.Second
+	}
+	switch {
+	case cfg.MaxFixAttempts == 0:
+		cfg.MaxFixAttempts = DefaultMaxFixAttempts
+	case cfg.MaxFixAttempts < 0:
+		cfg.MaxFixAttempts = 0
+	}
+	if cfg.Prices == nil {
+		cfg.Prices = llm.DefaultPrices()
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Manager{
@@ -174,9 +218,28 @@ func (m *Manager) Start(ctx context.Context, u store.User, p store.Project, prom
 	m.wg.Go(func() {
 		defer cancelTimeout()
 		defer cancel(nil)
-		m.execute(runCtx, r, p)
+		m.execute(runCtx, r, p, u)
 	})
 	return r, nil
+}
+
+// Reserve keeps runs off project projectID until release is called, for
+// work that must not race a run (restoring a version, saving a file). It
+// fails with ErrProjectBusy while a run is in progress.
+func (m *Manager) Reserve(projectID string) (release func(), err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, busy := m.byProject[projectID]; busy {
+		return nil, ErrProjectBusy
+	}
+	m.byProject[projectID] = ""
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.byProject[projectID] == "" {
+			delete(m.byProject, projectID)
+		}
+	}, nil
 }
 
 // Cancel stops a run in progress; it ends with an error event, code cancelled.
@@ -234,7 +297,7 @@ func fail(code, msg string, err error) error { return &stepError{code: code, msg
 // execute runs the pipeline and writes exactly one terminal event. The
 // stored state is final before that event is written, so a client that sees
 // it can read the project and prompt again at once.
-func (m *Manager) execute(ctx context.Context, r store.Run, p store.Project) {
+func (m *Manager) execute(ctx context.Context, r store.Run, p store.Project, u store.User) {
 	logger := m.logger.With("run_id", r.ID, "project_id", p.ID)
 	var (
 		res outcome
@@ -253,6 +316,9 @@ func (m *Manager) execute(ctx context.Context, r store.Run, p store.Project) {
 	// The terminal event must be written even when ctx is already cancelled.
 	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	// Step 5: whatever the run's fate, the files it left become a version
+	// before the terminal event, so nothing the agent wrote is lost.
+	versionID := m.commitVersion(finishCtx, r, p, u, res.sandboxID, logger)
 	var (
 		status, projectStatus, code, msg string
 		terminalType                     string
@@ -261,7 +327,7 @@ func (m *Manager) execute(ctx context.Context, r store.Run, p store.Project) {
 	if err == nil {
 		status, projectStatus = StatusSucceeded, ProjectReady
 		terminalType = events.TypeComplete
-		terminal = events.Complete{Success: true, SandboxID: res.sandboxID, PreviewURL: res.previewURL, Message: res.message}
+		terminal = events.Complete{Success: true, SandboxID: res.sandboxID, PreviewURL: res.previewURL, VersionID: versionID, Message: res.message}
 	} else {
 		code, msg = classify(ctx, err)
 		switch code {
@@ -287,6 +353,14 @@ func (m *Manager) execute(ctx context.Context, r store.Run, p store.Project) {
 	m.mu.Unlock()
 	if _, err := m.log.Append(finishCtx, r.ID, terminalType, terminal); err != nil {
 		logger.Error("write terminal event", "type", terminalType, "err", err)
+	}
+	if err == nil && m.cfg.AfterSuccess != nil {
+		// Bounded by the manager's context, so shutdown does not wait on it.
+		afterCtx, cancelAfter := context.WithTimeout(m.ctx, time.Minute)
+		defer cancelAfter()
+		if err := m.cfg.AfterSuccess(afterCtx, p, res.sandboxID); err != nil {
+			logger.Warn("after successful run", "err", err)
+		}
 	}
 }
 

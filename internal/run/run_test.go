@@ -43,6 +43,11 @@ func (f *fakeProvider) DialPort(_ context.Context, _ string, port int) (net.Conn
 	return f.dialPort(port)
 }
 
+// ProcessLogs: the fake dev server prints nothing.
+func (f *fakeProvider) ProcessLogs(context.Context, string, sandbox.LogsRequest, func(sandbox.LogLine) error) error {
+	return nil
+}
+
 // workingProvider is an engine where everything succeeds.
 func workingProvider() *fakeProvider {
 	return &fakeProvider{
@@ -66,7 +71,7 @@ type fakeAgent struct {
 	run func(ctx context.Context, obs agent.Observer) (agent.Result, error)
 }
 
-func (f fakeAgent) Run(ctx context.Context, _ agent.Workspace, _ string, _ []llm.Message, _ string, obs agent.Observer) (agent.Result, error) {
+func (f fakeAgent) Prompt(ctx context.Context, _ agent.Workspace, _ agent.Request, obs agent.Observer) (agent.Result, error) {
 	return f.run(ctx, obs)
 }
 
@@ -108,7 +113,9 @@ func newFixture(t *testing.T, p sandbox.Provider, a Agent) *fixture {
 	log := events.NewLog(s)
 	m := NewManager(s, log, p, a, Config{
 		DevServerWait: 2 * time.Second,
-		PreviewURL:    func(id string, port int) string { return "http://preview/" + id },
+		// These tests are about the pipeline; the fix loop has its own.
+		MaxFixAttempts: -1,
+		PreviewURL:     func(id string, port int) string { return "http://preview/" + id },
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(func() { m.Shutdown(context.Background()) })
 	return &fixture{store: s, log: log, m: m, user: u, project: pr}

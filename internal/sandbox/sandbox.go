@@ -17,6 +17,7 @@ var (
 	ErrPathEscapes = errors.New("sandbox: path escapes the workspace")
 	ErrIsDirectory = errors.New("sandbox: path is a directory")
 	ErrFileTooBig  = errors.New("sandbox: file too large")
+	ErrNoProcess   = errors.New("sandbox: no such process")
 )
 
 // State is where a sandbox is in its lifecycle.
@@ -62,6 +63,9 @@ type ExecResult struct {
 type ProcessRequest struct {
 	Name    string
 	Command string
+	// Restart supervises the process: whenever it exits it is started
+	// again, with a growing delay while it keeps crashing.
+	Restart bool
 }
 
 // ProcessStatus reports on a background process.
@@ -71,6 +75,53 @@ type ProcessStatus struct {
 	ExitCode int
 	// OutputTail is the last few KiB of the process's combined output.
 	OutputTail string
+	// Restarts counts how often a supervised process was started again.
+	Restarts int
+}
+
+// LogLine is one line of a background process's output. Seq grows by one
+// per line for as long as the sandbox runs (it starts over after a stop).
+// Stream is "stdout", "stderr", or "system" for the supervisor's own notes
+// (exits, restarts).
+type LogLine struct {
+	Seq    int64
+	Time   time.Time
+	Stream string
+	Line   string
+}
+
+// LogsRequest selects output lines of a background process.
+type LogsRequest struct {
+	Name string
+	// After skips lines up to this sequence number.
+	After int64
+	// Limit keeps only the last Limit of the kept lines (0: all of them).
+	Limit int
+	// Follow keeps delivering new lines until ctx ends.
+	Follow bool
+}
+
+// Terminal is an interactive shell on a pseudo-terminal in the workspace.
+type Terminal interface {
+	// Output returns the next chunk of terminal output, and io.EOF once
+	// the session is over.
+	Output(ctx context.Context) ([]byte, error)
+	// Input sends keystrokes.
+	Input(ctx context.Context, p []byte) error
+	Resize(ctx context.Context, cols, rows int) error
+	// Close ends the session (the shell gets a hangup).
+	Close() error
+}
+
+// Usage is what a running sandbox uses right now. Source names where
+// memory, CPU time and pids were read: "cgroup" (the sandbox's own
+// cgroups), "procfs" (summed over its processes) or "cgroup+procfs".
+type Usage struct {
+	MemoryBytes int64
+	CPUTime     time.Duration
+	PIDs        int
+	DiskBytes   int64
+	Source      string
 }
 
 // FileInfo describes one entry of the workspace. Path is slash-separated and
@@ -117,6 +168,16 @@ type Provider interface {
 	// DialPort connects to a TCP port the sandbox listens on (its own
 	// loopback included), for the preview proxy.
 	DialPort(ctx context.Context, id string, port int) (net.Conn, error)
+
+	// ProcessLogs calls fn with the selected output lines of a background
+	// process, oldest first, until the kept lines are done or, with Follow,
+	// until ctx ends. An error of fn ends it and is returned.
+	ProcessLogs(ctx context.Context, id string, req LogsRequest, fn func(LogLine) error) error
+	// OpenTerminal starts a shell of cols×rows in the workspace.
+	OpenTerminal(ctx context.Context, id string, cols, rows int) (Terminal, error)
+	// Usage reports the resources of a sandbox; DiskBytes is known for a
+	// stopped sandbox too.
+	Usage(ctx context.Context, id string) (Usage, error)
 
 	// Close stops every sandbox this engine runs and releases its resources.
 	Close() error

@@ -138,6 +138,15 @@ func (q pgQuerier) SetProjectStatus(ctx context.Context, arg sqlitedb.SetProject
 	return q.Queries.SetProjectStatus(ctx, pgdb.SetProjectStatusParams(arg))
 }
 
+func (q pgQuerier) RenameProject(ctx context.Context, arg sqlitedb.RenameProjectParams) (int64, error) {
+	return q.Queries.RenameProject(ctx, pgdb.RenameProjectParams(arg))
+}
+
+func (q pgQuerier) RunsByProject(ctx context.Context, projectID string) ([]sqlitedb.Run, error) {
+	rs, err := q.Queries.RunsByProject(ctx, projectID)
+	return convertAll(rs, err, func(r pgdb.Run) sqlitedb.Run { return sqlitedb.Run(r) })
+}
+
 func (q pgQuerier) CreateRun(ctx context.Context, arg sqlitedb.CreateRunParams) error {
 	return q.Queries.CreateRun(ctx, pgdb.CreateRunParams(arg))
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/quickvibe/quickvibe/internal/store/sqlitedb"
 )
@@ -16,6 +17,9 @@ func projectFromRow(r sqlitedb.Project) Project {
 		Status:    r.Status,
 		CreatedAt: fromMillis(r.CreatedAt),
 		UpdatedAt: fromMillis(r.UpdatedAt),
+
+		PublicPreview: r.PublicPreview,
+		Model:         r.Model,
 	}
 }
 
@@ -93,4 +97,14 @@ func (s *Store) DeleteProject(ctx context.Context, id string) error {
 		err = ErrNotFound
 	}
 	return wrap(err, "delete project %s", id)
+}
+
+// RenameProject sets a project's name. It returns ErrNotFound if there is no
+// such project.
+func (s *Store) RenameProject(ctx context.Context, id, name string, now time.Time) error {
+	n, err := s.q.RenameProject(ctx, sqlitedb.RenameProjectParams{Name: name, UpdatedAt: toMillis(now), ID: id})
+	if err == nil && n == 0 {
+		err = ErrNotFound
+	}
+	return wrap(err, "rename project %s", id)
 }

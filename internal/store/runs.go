@@ -54,6 +54,20 @@ func (s *Store) RunByID(ctx context.Context, id string) (Run, error) {
 	return runFromRow(r), nil
 }
 
+// RunsByProject returns a project's runs, oldest first, so a conversation
+// can be replayed in order.
+func (s *Store) RunsByProject(ctx context.Context, projectID string) ([]Run, error) {
+	rs, err := s.q.RunsByProject(ctx, projectID)
+	if err != nil {
+		return nil, wrap(err, "runs of project %s", projectID)
+	}
+	out := make([]Run, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, runFromRow(r))
+	}
+	return out, nil
+}
+
 // FinishRun moves a running run to status, which must not be "running". A
 // zero finishedAt means now. It returns ErrNotFound if there is no such run
 // and ErrConflict if the run is no longer running.

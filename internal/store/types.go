@@ -17,6 +17,7 @@ type User struct {
 	PasswordHash string
 	IsAdmin      bool
 	CreatedAt    time.Time
+	DisabledAt   time.Time // zero unless an admin disabled the account
 }
 
 // Session is a browser sign-in; only the SHA-256 of its token is stored.
@@ -45,6 +46,11 @@ type Project struct {
 	Status    string // idle, running, ready, error
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// PublicPreview lets anyone open the preview (set by the owner).
+	PublicPreview bool
+	// Model is the model id the project's runs use; empty means the
+	// server's default (SetProjectModel).
+	Model string
 }
 
 type Run struct {

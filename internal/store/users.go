@@ -32,6 +32,7 @@ func userFromRow(r sqlitedb.User) User {
 		PasswordHash: r.PasswordHash,
 		IsAdmin:      r.IsAdmin,
 		CreatedAt:    fromMillis(r.CreatedAt),
+		DisabledAt:   fromNullMillis(r.DisabledAt),
 	}
 }
 

@@ -78,7 +78,7 @@ func (c *Client) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.Exe
 
 // StartProcess starts (or replaces) a named background process.
 func (c *Client) StartProcess(ctx context.Context, req sandbox.ProcessRequest) error {
-	return c.do(ctx, http.MethodPost, "/v1/processes", processRequest{Name: req.Name, Command: req.Command}, nil)
+	return c.do(ctx, http.MethodPost, "/v1/processes", processRequest{Name: req.Name, Command: req.Command, Restart: req.Restart}, nil)
 }
 
 // Process reports on a background process; an unknown name wraps
@@ -98,6 +98,7 @@ func (c *Client) Process(ctx context.Context, name string) (sandbox.ProcessStatu
 		Running:    resp.Running,
 		ExitCode:   resp.ExitCode,
 		OutputTail: resp.OutputTail,
+		Restarts:   resp.Restarts,
 	}, nil
 }
 

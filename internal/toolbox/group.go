@@ -26,8 +26,9 @@ const drainTimeout = 2 * time.Second
 // running servers belong in background processes, which get their own
 // group).
 type group struct {
-	cmd      *exec.Cmd
-	out      *os.File
+	cmd *exec.Cmd
+	// outs are the read ends of the output pipes (one when combined).
+	outs     []*os.File
 	copyDone chan struct{}
 
 	mu sync.Mutex
@@ -40,27 +41,58 @@ type group struct {
 // startGroup starts `sh -c command` in dir with exactly env, stdin from
 // /dev/null, and copies its combined output to out until wait returns.
 func startGroup(dir string, env []string, command string, out io.Writer) (*group, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("create output pipe: %w", err)
+	return startGroupSplit(dir, env, command, out, nil)
+}
+
+// startGroupSplit is startGroup with stdout and stderr kept apart; a nil
+// stderr combines both into stdout. Writers that have a Flush method are
+// flushed once their stream has ended.
+func startGroupSplit(dir string, env []string, command string, stdout, stderr io.Writer) (*group, error) {
+	writers := []io.Writer{stdout}
+	if stderr != nil {
+		writers = append(writers, stderr)
+	}
+	var reads, writes []*os.File
+	closeAll := func() {
+		for _, f := range append(reads, writes...) {
+			f.Close()
+		}
+	}
+	for range writers {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("create output pipe: %w", err)
+		}
+		reads, writes = append(reads, r), append(writes, w)
 	}
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.Stdout = w
-	cmd.Stderr = w
+	cmd.Stdout = writes[0]
+	cmd.Stderr = writes[len(writes)-1]
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
+		closeAll()
 		return nil, fmt.Errorf("start command: %w", err)
 	}
-	// Only the child may hold the write end, or the reader never sees EOF.
-	w.Close()
-	g := &group{cmd: cmd, out: r, copyDone: make(chan struct{})}
+	// Only the child may hold the write ends, or the readers never see EOF.
+	for _, w := range writes {
+		w.Close()
+	}
+	g := &group{cmd: cmd, outs: reads, copyDone: make(chan struct{})}
+	var wg sync.WaitGroup
+	for i, r := range reads {
+		wg.Go(func() {
+			_, _ = io.Copy(writers[i], r)
+			if f, ok := writers[i].(interface{ Flush() }); ok {
+				f.Flush()
+			}
+		})
+	}
 	go func() {
-		defer close(g.copyDone)
-		_, _ = io.Copy(out, r)
+		wg.Wait()
+		close(g.copyDone)
 	}()
 	return g, nil
 }
@@ -99,11 +131,11 @@ func (g *group) wait() *os.ProcessState {
 	select {
 	case <-g.copyDone:
 	case <-timer.C:
-		// Closing the read end unblocks the copy goroutine.
-		g.out.Close()
+		// Closing the read ends unblocks the copy goroutines.
+		g.closeOutputs()
 		<-g.copyDone
 	}
-	g.out.Close()
+	g.closeOutputs()
 	return g.cmd.ProcessState
 }
 
@@ -116,4 +148,10 @@ func exitCode(ps *os.ProcessState) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
+}
+
+func (g *group) closeOutputs() {
+	for _, f := range g.outs {
+		f.Close()
+	}
 }

@@ -39,6 +39,7 @@ func serveMain(args []string) int {
 	fs := flag.NewFlagSet("qv-toolbox serve", flag.ContinueOnError)
 	listenFD := fs.Int("listen-fd", -1, "inherited listening Unix socket")
 	dir := fs.String("dir", WorkspaceDir, "working directory of commands")
+	egressFD := fs.Int("egress-fd", -1, "inherited Unix socket to the host's egress proxy (see egress.go)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -80,6 +81,16 @@ func serveMain(args []string) int {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
+	if *egressFD >= 3 {
+		egressDone := make(chan struct{})
+		defer func() { stop(); <-egressDone }()
+		go func() {
+			defer close(egressDone)
+			if err := serveEgress(ctx, *egressFD, log); err != nil {
+				log.Error("egress proxy bridge", "err", err)
+			}
+		}()
+	}
 	log.Info("toolbox serving", "pid", os.Getpid())
 
 	code := 0

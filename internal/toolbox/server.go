@@ -44,12 +44,15 @@ type (
 	processRequest struct {
 		Name    string `json:"name"`
 		Command string `json:"command"`
+		Restart bool   `json:"restart"`
 	}
 	processResponse struct {
 		Name       string `json:"name"`
 		Running    bool   `json:"running"`
 		ExitCode   int    `json:"exitCode"`
 		OutputTail string `json:"outputTail"`
+		Restart    bool   `json:"restart"`
+		Restarts   int    `json:"restarts"`
 	}
 	errorResponse struct {
 		Error string `json:"error"`
@@ -80,16 +83,9 @@ type Server struct {
 
 	mu     sync.Mutex
 	procs  map[string]*process
+	terms  map[*ptySession]struct{}
 	closed bool
 	wg     sync.WaitGroup
-}
-
-type process struct {
-	group *group
-	out   *tailBuffer
-	done  chan struct{}
-	// exitCode is written before done is closed.
-	exitCode int
 }
 
 // NewServer returns a Server; call Close to stop its processes.
@@ -103,7 +99,7 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{dir: cfg.Dir, env: cfg.Env, log: cfg.Logger, procs: make(map[string]*process)}
+	return &Server{dir: cfg.Dir, env: cfg.Env, log: cfg.Logger, procs: make(map[string]*process), terms: make(map[*ptySession]struct{})}
 }
 
 // Handler returns the HTTP API.
@@ -115,6 +111,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/exec", s.handleExec)
 	mux.HandleFunc("POST /v1/processes", s.handleStartProcess)
 	mux.HandleFunc("GET /v1/processes/{name}", s.handleProcess)
+	mux.HandleFunc("GET /v1/processes/{name}/logs", s.handleLogs)
+	mux.HandleFunc("GET /v1/terminal", s.handleTerminal)
 	mux.HandleFunc("GET /v1/dial/{port}", s.handleDial)
 	return mux
 }
@@ -129,8 +127,9 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	for _, p := range procs {
-		p.group.kill()
+		p.stop()
 	}
+	s.closeTerminals()
 	s.wg.Wait()
 }
 
@@ -191,31 +190,38 @@ func (s *Server) handleStartProcess(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "command is empty")
 		return
 	}
-	if err := s.startProcess(req.Name, req.Command); err != nil {
+	if err := s.startProcess(req.Name, req.Command, req.Restart); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, s.status(req.Name))
 }
 
-func (s *Server) startProcess(name, command string) error {
+// startProcess starts a background process, replacing (stopping) one of
+// the same name. Its line log carries on from the one it replaces.
+func (s *Server) startProcess(name, command string, restart bool) error {
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
 
 	s.mu.Lock()
 	old := s.procs[name]
 	s.mu.Unlock()
+	lines := newLineLog()
 	if old != nil {
-		old.group.kill()
+		old.stop()
 		<-old.done
+		lines = old.lines
 	}
 
-	out := newTailBuffer(ProcessTailSize)
-	g, err := startGroup(s.dir, s.env, command, out)
+	p := &process{
+		name: name, command: command, restart: restart,
+		lines: lines, tail: newTailBuffer(ProcessTailSize),
+		quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	g, err := p.spawn(s.dir, s.env)
 	if err != nil {
 		return err
 	}
-	p := &process{group: g, out: out, done: make(chan struct{})}
 
 	s.mu.Lock()
 	if s.closed {
@@ -230,32 +236,25 @@ func (s *Server) startProcess(name, command string) error {
 
 	go func() {
 		defer s.wg.Done()
-		ps := g.wait()
-		p.exitCode = exitCode(ps)
-		close(p.done)
-		s.log.Info("process exited", "name", name, "exitCode", p.exitCode)
+		p.supervise(g, s.dir, s.env, s.log)
 	}()
-	s.log.Info("process started", "name", name, "pid", g.cmd.Process.Pid)
+	s.log.Info("process started", "name", name, "pid", g.cmd.Process.Pid, "restart", restart)
 	return nil
+}
+
+func (s *Server) process(name string) *process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.procs[name]
 }
 
 // status reports on a process; the zero value (Name empty) means unknown.
 func (s *Server) status(name string) processResponse {
-	s.mu.Lock()
-	p := s.procs[name]
-	s.mu.Unlock()
+	p := s.process(name)
 	if p == nil {
 		return processResponse{}
 	}
-	resp := processResponse{Name: name, Running: true}
-	select {
-	case <-p.done:
-		resp.Running = false
-		resp.ExitCode = p.exitCode
-	default:
-	}
-	resp.OutputTail = p.out.String()
-	return resp
+	return p.status()
 }
 
 func (s *Server) handleProcess(w http.ResponseWriter, r *http.Request) {

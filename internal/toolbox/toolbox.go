@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/quickvibe/quickvibe/internal/sandbox"
 	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap/launcher"
 )
 
@@ -45,19 +46,21 @@ var (
 	// inside the sandbox (yet). Callers poll until it answers.
 	ErrPortNotAnswering = errors.New("toolbox: port not answering")
 	// ErrProcessNotFound means no background process has that name.
-	ErrProcessNotFound = errors.New("toolbox: no such process")
+	// It wraps sandbox.ErrNoProcess for callers that know only the engine
+	// interface.
+	ErrProcessNotFound = fmt.Errorf("toolbox: %w", sandbox.ErrNoProcess)
 )
 
 // Env is the complete environment of every process the toolbox starts.
 // Nothing of the toolbox's own environment is passed on.
 func Env() []string {
-	return []string{
+	return append([]string{
 		"PATH=" + BinDir + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + WorkspaceDir,
 		"USER=sandbox",
 		"LANG=C.UTF-8",
 		"TERM=xterm-256color",
-	}
+	}, proxyEnv()...)
 }
 
 // DispatchIfToolbox runs the toolbox and exits when the binary was started

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	sdk "github.com/anthropics/anthropic-sdk-go"
+
+	"github.com/quickvibe/quickvibe/internal/llm"
 )
 
 // ErrIncompleteStream means the answer began streaming and then broke off:
@@ -17,23 +19,39 @@ import (
 // does not retry this (its retries cover only the request); a caller may run
 // the turn again.
 var ErrIncompleteStream error = &userError{
-	msg:  "model stream ended before the message was complete",
-	user: "the connection to the model API broke off mid-answer; try again",
+	msg:       "model stream ended before the message was complete",
+	user:      "the connection to the model API broke off mid-answer; try again",
+	retryable: true,
 }
 
 // ErrUnreachable means no response came from the model API (after the SDK's
 // retries): DNS, refused or reset connections, TLS.
 var ErrUnreachable error = &userError{
-	msg:  "model API unreachable",
-	user: "could not reach the model API; check the network and ANTHROPIC_BASE_URL",
+	msg:       "model API unreachable",
+	user:      "could not reach the model API; check the network and ANTHROPIC_BASE_URL",
+	retryable: true,
 }
 
 // userError is a sentinel error that also carries a message for users, so
 // callers looking for a UserMessage method find one.
-type userError struct{ msg, user string }
+type userError struct {
+	msg, user string
+	retryable bool
+}
 
 func (e *userError) Error() string       { return e.msg }
 func (e *userError) UserMessage() string { return e.user }
+
+// Retryable lets llm.WithRetry send the call again.
+func (e *userError) Retryable() bool { return e.retryable }
+
+var (
+	_ llm.Retryable    = (*APIError)(nil)
+	_ llm.RetryDelayer = (*APIError)(nil)
+)
+
+// RetryDelay is the wait the API asked for, for llm.WithRetry.
+func (e *APIError) RetryDelay() time.Duration { return e.RetryAfter }
 
 // APIError is an error answered by the model API, either as an HTTP error
 // status or as an SSE error event after HTTP 200 (then StatusCode is 200 and

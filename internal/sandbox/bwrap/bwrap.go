@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quickvibe/quickvibe/internal/egress"
 	"github.com/quickvibe/quickvibe/internal/sandbox"
 	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap/launcher"
 	"github.com/quickvibe/quickvibe/internal/toolbox"
@@ -55,6 +56,10 @@ type Config struct {
 	// ExecTimeout applies to Exec requests without a timeout (default 2m).
 	ExecTimeout time.Duration
 	Logger      *slog.Logger
+	// Limits of every sandbox; nil means DefaultLimits. See isolation.go.
+	Limits *Limits
+	// Egress serves the sandboxes' HTTP(S) proxy; nil refuses everything.
+	Egress *egress.Proxy
 }
 
 const (
@@ -75,6 +80,7 @@ type Provider struct {
 	// asRoot: the server runs as root and so gives every sandbox its own
 	// host uid; otherwise sandboxes run as the server's uid.
 	asRoot bool
+	isolation
 
 	readyMu       sync.Mutex
 	bwrapOverride string
@@ -131,14 +137,39 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		locks:         make(map[string]*sync.Mutex),
 		running:       make(map[string]*instance),
 	}
+	if err := p.initIsolation(cfg); err != nil {
+		return nil, fmt.Errorf("bwrap: %w", err)
+	}
 	p.toolboxPath, err = installToolbox(cfg.ToolboxBinary, filepath.Join(dir, ".toolbox"))
 	if err != nil {
 		return nil, fmt.Errorf("bwrap: install toolbox: %w", err)
+	}
+	if err := p.removeStaleSockets(); err != nil {
+		return nil, fmt.Errorf("bwrap: %w", err)
 	}
 	if err := p.Ready(ctx); err != nil {
 		p.log.Warn("local sandboxes unavailable", "err", err)
 	}
 	return p, nil
+}
+
+// removeStaleSockets removes the toolbox sockets a previous server left
+// behind (after a crash): nothing of this engine runs yet, and every
+// sandbox (--die-with-parent) died with the server that launched it.
+func (p *Provider) removeStaleSockets() error {
+	ids, err := p.listIDs()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		err := os.Remove(filepath.Join(p.sandboxDir(id), sockName))
+		if err == nil {
+			p.log.Info("removed stale toolbox socket", "sandbox", id)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove stale toolbox socket of %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // Name implements sandbox.Provider.
@@ -185,6 +216,9 @@ func (p *Provider) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Info,
 	}
 	if err != nil {
 		// A sandbox that never ran leaves nothing behind.
+		if uerr := p.unmountWorkspace(id); uerr != nil {
+			p.log.Error("unmount failed sandbox's workspace", "id", id, "err", uerr)
+		}
 		if rerr := os.RemoveAll(p.sandboxDir(id)); rerr != nil {
 			p.log.Error("remove failed sandbox", "id", id, "err", rerr)
 		}
@@ -307,6 +341,9 @@ func (p *Provider) Delete(ctx context.Context, id string) error {
 	if err := p.stop(ctx, id); err != nil {
 		return err
 	}
+	if err := p.unmountWorkspace(id); err != nil {
+		return fmt.Errorf("delete sandbox %s: %w", id, err)
+	}
 	if err := removeAll(p.sandboxDir(id)); err != nil {
 		return fmt.Errorf("delete sandbox %s: %w", id, err)
 	}
@@ -424,6 +461,7 @@ func (p *Provider) Close() error {
 		in.kill()
 	}
 	p.wg.Wait()
+	p.unmountWorkspaces()
 	return nil
 }
 
@@ -577,7 +615,7 @@ func (p *Provider) probe(ctx context.Context) (string, error) {
 	if p.asRoot {
 		uid, gid = probeUID, probeUID
 	}
-	cmd := p.bwrapCommand(uid, gid, path, []launcher.Stage{{FD: 3, Path: p.toolboxPath}}, []string{"bwrap",
+	cmd, err := p.bwrapCommand(uid, gid, path, []launcher.Stage{{FD: 3, Path: p.toolboxPath}}, nil, []string{"bwrap",
 		"--die-with-parent", "--unshare-user", "--uid", strconv.Itoa(sandboxUID), "--gid", strconv.Itoa(sandboxUID),
 		"--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
 		"--disable-userns", "--cap-drop", "ALL",
@@ -586,6 +624,9 @@ func (p *Provider) probe(ctx context.Context) (string, error) {
 		"--proc", "/proc", "--dev", "/dev",
 		"--ro-bind-fd", "3", toolbox.ToolboxPath,
 		"--", toolbox.ToolboxPath, "version"})
+	if err != nil {
+		return "", err
+	}
 	cmd.ExtraFiles = []*os.File{tb}
 	var out bytes.Buffer
 	cmd.Stdout = &out

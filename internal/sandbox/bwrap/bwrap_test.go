@@ -439,7 +439,7 @@ func TestNothingOfTheHostLeaksIn(t *testing.T) {
 		if env != "" {
 			t.Errorf("/proc/1/environ = %q, want empty", env)
 		}
-		want := "bwrap\x00--args\x004\x00--\x00/opt/quickvibe/bin/qv-toolbox\x00serve\x00--listen-fd\x003\x00"
+		want := "bwrap\x00--args\x004\x00--\x00/opt/quickvibe/bin/qv-toolbox\x00serve\x00--listen-fd\x003\x00--egress-fd\x0012\x00"
 		if diff := cmp.Diff(want, cmdline); diff != "" {
 			t.Errorf("/proc/1/cmdline mismatch (-want +got):\n%s", diff)
 		}

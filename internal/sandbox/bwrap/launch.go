@@ -36,12 +36,16 @@ const (
 	fdGroup
 	fdHosts
 	fdInfo
+	fdSeccomp
+	// fdEgress is the toolbox's end of a socketpair to the host's egress
+	// proxy: the toolbox passes it one socket per proxied connection.
+	fdEgress
 )
 
 const (
-	sandboxUID = 1000
-	tmpSize    = 256 << 20
-	sockName   = "toolbox.sock"
+	sandboxUID     = 1000
+	defaultTmpSize = 256 << 20
+	sockName       = "toolbox.sock"
 )
 
 const (
@@ -54,7 +58,11 @@ const (
 // bwrapArgs returns the sandbox definition. It reaches bwrap through the
 // --args pipe, never the command line, so /proc/1/cmdline inside shows no
 // host paths.
-func bwrapArgs() []string {
+func bwrapArgs(l Limits) []string {
+	tmpSize := l.TmpBytes
+	if tmpSize <= 0 {
+		tmpSize = defaultTmpSize
+	}
 	a := []string{
 		"--die-with-parent", "--new-session",
 		// Tells us the host pid of bwrap's pid 1 in the sandbox.
@@ -81,7 +89,7 @@ func bwrapArgs() []string {
 
 		"--proc", "/proc",
 		"--dev", "/dev",
-		"--perms", "01777", "--size", strconv.Itoa(tmpSize), "--tmpfs", "/tmp",
+		"--perms", "01777", "--size", strconv.FormatInt(tmpSize, 10), "--tmpfs", "/tmp",
 
 		// The workspace is a leaf: no mount destination lies beneath a
 		// directory the sandbox can write (bwrap < 0.12 could be tricked
@@ -99,6 +107,8 @@ func bwrapArgs() []string {
 
 		"--chdir", toolbox.WorkspaceDir,
 		"--clearenv",
+		// Applied last, to the toolbox and so to everything it starts.
+		"--seccomp", strconv.Itoa(fdSeccomp),
 	}
 	for _, kv := range toolbox.Env() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -113,7 +123,7 @@ func bwrapArgs() []string {
 // bwrapArgv is bwrap's visible command line.
 func bwrapArgv() []string {
 	return []string{"bwrap", "--args", strconv.Itoa(fdArgs), "--",
-		toolbox.ToolboxPath, "serve", "--listen-fd", strconv.Itoa(fdListener)}
+		toolbox.ToolboxPath, "serve", "--listen-fd", strconv.Itoa(fdListener), "--egress-fd", strconv.Itoa(fdEgress)}
 }
 
 // instance is one running bwrap process tree.
@@ -129,6 +139,10 @@ type instance struct {
 	init    int
 	initPID int
 	done    chan struct{} // closed after the sandbox is gone
+	// cgroup holds the sandbox's limits; removed once it is gone.
+	cgroup *sandboxCgroup
+	// egress is the host's end of the toolbox's egress socket pair.
+	egress *net.UnixConn
 
 	mu sync.Mutex
 	// exited: the process-group leader has exited, so its pid (the group
@@ -205,7 +219,7 @@ func (p *Provider) launch(ctx context.Context, m meta) error {
 	}
 	files = append(files, argsR)
 	var args bytes.Buffer
-	for _, a := range bwrapArgs() {
+	for _, a := range bwrapArgs(p.limits) {
 		args.WriteString(a)
 		args.WriteByte(0)
 	}
@@ -214,6 +228,9 @@ func (p *Provider) launch(ctx context.Context, m meta) error {
 	}
 
 	ws := filepath.Join(dir, "workspace")
+	if err := p.mountWorkspace(m); err != nil {
+		return err
+	}
 	wsFile, err := openPath(ws, true)
 	if err != nil {
 		return fmt.Errorf("open workspace: %w", err)
@@ -240,15 +257,44 @@ func (p *Provider) launch(ctx context.Context, m meta) error {
 	}
 	defer infoR.Close()
 	files = append(files, infoW)
+	seccompR, seccompW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("seccomp pipe: %w", err)
+	}
+	files = append(files, seccompR)
+	if err := writePipe(seccompW, p.seccomp); err != nil {
+		return fmt.Errorf("seccomp pipe: %w", err)
+	}
+	egressHost, egressSandbox, err := socketPair()
+	if err != nil {
+		return fmt.Errorf("egress socket: %w", err)
+	}
+	files = append(files, egressSandbox)
 
-	cmd := p.bwrapCommand(m.UID, m.GID, bwrapPath,
+	cg, err := p.cgroups.create(m.ID, p.limits)
+	if err != nil {
+		egressHost.Close()
+		return err
+	}
+	cmd, err := p.bwrapCommand(m.UID, m.GID, bwrapPath,
 		[]launcher.Stage{{FD: fdWorkspace, Path: ws}, {FD: fdToolbox, Path: p.toolboxPath}},
-		bwrapArgv())
+		cg, bwrapArgv())
+	if err != nil {
+		egressHost.Close()
+		p.destroyCgroup(m.ID, cg)
+		return err
+	}
 	cmd.ExtraFiles = files
 	tail := newLogTail(p.log.With("sandbox", m.ID))
 	cmd.Stderr = tail
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	if cmd.SysProcAttr.UseCgroupFD {
+		syscall.Close(cmd.SysProcAttr.CgroupFD)
+	}
+	if err != nil {
+		egressHost.Close()
+		p.destroyCgroup(m.ID, cg)
 		return fmt.Errorf("start bwrap: %w", err)
 	}
 
@@ -261,6 +307,8 @@ func (p *Provider) launch(ctx context.Context, m meta) error {
 		stderr: tail,
 		init:   -1,
 		done:   make(chan struct{}),
+		cgroup: cg,
+		egress: egressHost,
 	}
 	// Before the instance is shared: reap reads in.init.
 	deadline := time.Now().Add(readyTimeout)
@@ -278,9 +326,10 @@ func (p *Provider) launch(ctx context.Context, m meta) error {
 	p.mu.Lock()
 	closed := p.closed
 	p.running[m.ID] = in
-	p.wg.Add(1)
+	p.wg.Add(2)
 	p.mu.Unlock()
 	go p.reap(in)
+	go p.serveEgress(in)
 
 	if closed {
 		in.kill()
@@ -322,6 +371,9 @@ func (p *Provider) reap(in *instance) {
 		unix.Close(in.init)
 	}
 	in.client.Close()
+	// Ends serveEgress; every proxied connection is the sandbox's.
+	in.egress.Close()
+	p.destroyCgroup(in.id, in.cgroup)
 	p.mu.Lock()
 	if p.running[in.id] == in {
 		delete(p.running, in.id)
@@ -444,15 +496,20 @@ func writePipe(w *os.File, data []byte) error {
 // bwrapCommand returns the command that runs bwrap with argv as uid:gid.
 // stages name the inherited fds that bwrap binds with --bind-fd or
 // --ro-bind-fd, and the paths they were opened on.
-func (p *Provider) bwrapCommand(uid, gid int, bwrapPath string, stages []launcher.Stage, argv []string) *exec.Cmd {
+// cg, if not nil, are the cgroups bwrap is started in.
+func (p *Provider) bwrapCommand(uid, gid int, bwrapPath string, stages []launcher.Stage, cg *sandboxCgroup, argv []string) (*exec.Cmd, error) {
 	var cmd *exec.Cmd
+	var procs []string
+	if cg != nil {
+		procs = cg.procsFiles()
+	}
 	if p.asRoot {
 		// As root, bwrap must not run as root (its uid 1000 would be host
 		// uid 0). The launcher re-mounts the bound files where the sandbox
 		// uid can resolve them, drops to that uid and execs bwrap; see
 		// package launcher for why this cannot be a plain Credential.
 		cmd = exec.Command(p.toolboxPath)
-		cmd.Args = append([]string{toolbox.ToolboxName, "launch"}, launcher.Argv(uid, gid, bwrapPath, stages, argv)...)
+		cmd.Args = append([]string{toolbox.ToolboxName, "launch"}, launcher.Argv(uid, gid, bwrapPath, stages, procs, argv)...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Setpgid:      true,
 			Pdeathsig:    syscall.SIGKILL,
@@ -464,11 +521,52 @@ func (p *Provider) bwrapCommand(uid, gid int, bwrapPath string, stages []launche
 		cmd.Args = argv
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
+	if cg != nil && cg.v2 != "" {
+		// CLONE_INTO_CGROUP: the child starts in the sandbox's cgroup.
+		fd, err := syscall.Open(cg.v2, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open cgroup: %w", err)
+		}
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = fd
+	}
 	// bwrap's pid 1 keeps the environment it was started with, readable
 	// from inside via /proc/1/environ: give it nothing.
 	cmd.Env = []string{}
 	cmd.Dir = "/"
-	return cmd
+	return cmd, nil
+}
+
+// destroyCgroup removes a sandbox's cgroups, logging what it cannot.
+func (p *Provider) destroyCgroup(id string, cg *sandboxCgroup) {
+	if err := p.cgroups.destroy(cg); err != nil {
+		p.log.Error("remove sandbox cgroups", "sandbox", id, "err", err)
+	}
+}
+
+// socketPair returns two connected Unix stream sockets: the host's as a
+// *net.UnixConn, the other as a file to pass on.
+func socketPair() (*net.UnixConn, *os.File, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	hostFile := os.NewFile(uintptr(fds[0]), "egress-host")
+	defer hostFile.Close()
+	c, err := net.FileConn(hostFile)
+	if err != nil {
+		syscall.Close(fds[1])
+		return nil, nil, err
+	}
+	return c.(*net.UnixConn), os.NewFile(uintptr(fds[1]), "egress-sandbox"), nil
+}
+
+// serveEgress serves the sandbox's proxied connections until it is gone.
+func (p *Provider) serveEgress(in *instance) {
+	defer p.wg.Done()
+	if err := p.egress.ServeSandbox(in.id, in.egress); err != nil {
+		p.log.Warn("egress proxy", "sandbox", in.id, "err", err)
+	}
 }
 
 // logTail receives bwrap's and the toolbox's stderr: it logs every line

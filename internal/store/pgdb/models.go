@@ -16,6 +16,25 @@ type ApiToken struct {
 	CreatedAt int64
 }
 
+type AuditEvent struct {
+	ID         string
+	CreatedAt  int64
+	Event      string
+	ActorID    string
+	Subject    string
+	RemoteAddr string
+	Detail     string
+}
+
+type ConversationMessage struct {
+	ProjectID string
+	Seq       int64
+	RunID     string
+	Role      string
+	Content   string
+	CreatedAt int64
+}
+
 type Event struct {
 	RunID     string
 	Seq       int64
@@ -24,15 +43,41 @@ type Event struct {
 	CreatedAt int64
 }
 
-type Project struct {
-	ID        string
-	UserID    string
-	Name      string
-	Type      string
-	SandboxID string
-	Status    string
+type Invite struct {
+	TokenHash string
+	Email     string
+	CreatedBy string
 	CreatedAt int64
-	UpdatedAt int64
+	ExpiresAt int64
+	UsedAt    sql.NullInt64
+}
+
+type ModelUsage struct {
+	ID                  string
+	RunID               string
+	ProjectID           string
+	UserID              string
+	Model               string
+	Kind                string
+	InputTokens         int64
+	OutputTokens        int64
+	CacheCreationTokens int64
+	CacheReadTokens     int64
+	CostMicros          int64
+	CreatedAt           int64
+}
+
+type Project struct {
+	ID            string
+	UserID        string
+	Name          string
+	Type          string
+	SandboxID     string
+	Status        string
+	CreatedAt     int64
+	UpdatedAt     int64
+	PublicPreview bool
+	Model         string
 }
 
 type Run struct {
@@ -47,11 +92,33 @@ type Run struct {
 	FinishedAt   sql.NullInt64
 }
 
+type Sandbox struct {
+	ID           string
+	ProjectID    string
+	UserID       string
+	Engine       string
+	State        string
+	Processes    string
+	CreatedAt    int64
+	LastActiveAt int64
+	StoppedAt    sql.NullInt64
+}
+
 type Session struct {
 	TokenHash string
 	UserID    string
 	CreatedAt int64
 	ExpiresAt int64
+}
+
+type Share struct {
+	ID        string
+	ProjectID string
+	UserID    string
+	TokenHash string
+	CreatedAt int64
+	ExpiresAt sql.NullInt64
+	RevokedAt sql.NullInt64
 }
 
 type User struct {
@@ -61,4 +128,5 @@ type User struct {
 	PasswordHash string
 	IsAdmin      bool
 	CreatedAt    int64
+	DisabledAt   sql.NullInt64
 }

@@ -27,6 +27,39 @@ func (q *Queries) APITokenByHash(ctx context.Context, tokenHash string) (ApiToke
 	return i, err
 }
 
+const aPITokensByUser = `-- name: APITokensByUser :many
+SELECT id, user_id, name, token_hash, created_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id
+`
+
+func (q *Queries) APITokensByUser(ctx context.Context, userID string) ([]ApiToken, error) {
+	rows, err := q.db.QueryContext(ctx, aPITokensByUser, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ApiToken
+	for rows.Next() {
+		var i ApiToken
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.TokenHash,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const activeRunForProject = `-- name: ActiveRunForProject :one
 SELECT id, project_id, user_id, prompt, status, error_code, error_message, created_at, finished_at FROM runs WHERE project_id = $1 AND status = 'running'
 ORDER BY created_at DESC, id DESC
@@ -48,6 +81,135 @@ func (q *Queries) ActiveRunForProject(ctx context.Context, projectID string) (Ru
 		&i.FinishedAt,
 	)
 	return i, err
+}
+
+const addModelUsage = `-- name: AddModelUsage :exec
+INSERT INTO model_usage (id, run_id, project_id, user_id, model, kind, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_micros, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+`
+
+type AddModelUsageParams struct {
+	ID                  string
+	RunID               string
+	ProjectID           string
+	UserID              string
+	Model               string
+	Kind                string
+	InputTokens         int64
+	OutputTokens        int64
+	CacheCreationTokens int64
+	CacheReadTokens     int64
+	CostMicros          int64
+	CreatedAt           int64
+}
+
+func (q *Queries) AddModelUsage(ctx context.Context, arg AddModelUsageParams) error {
+	_, err := q.db.ExecContext(ctx, addModelUsage,
+		arg.ID,
+		arg.RunID,
+		arg.ProjectID,
+		arg.UserID,
+		arg.Model,
+		arg.Kind,
+		arg.InputTokens,
+		arg.OutputTokens,
+		arg.CacheCreationTokens,
+		arg.CacheReadTokens,
+		arg.CostMicros,
+		arg.CreatedAt,
+	)
+	return err
+}
+
+const allSandboxes = `-- name: AllSandboxes :many
+SELECT id, project_id, user_id, engine, state, processes, created_at, last_active_at, stopped_at FROM sandboxes ORDER BY created_at, id
+`
+
+func (q *Queries) AllSandboxes(ctx context.Context) ([]Sandbox, error) {
+	rows, err := q.db.QueryContext(ctx, allSandboxes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Sandbox
+	for rows.Next() {
+		var i Sandbox
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProjectID,
+			&i.UserID,
+			&i.Engine,
+			&i.State,
+			&i.Processes,
+			&i.CreatedAt,
+			&i.LastActiveAt,
+			&i.StoppedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const appendAuditEvent = `-- name: AppendAuditEvent :exec
+INSERT INTO audit_events (id, created_at, event, actor_id, subject, remote_addr, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+`
+
+type AppendAuditEventParams struct {
+	ID         string
+	CreatedAt  int64
+	Event      string
+	ActorID    string
+	Subject    string
+	RemoteAddr string
+	Detail     string
+}
+
+func (q *Queries) AppendAuditEvent(ctx context.Context, arg AppendAuditEventParams) error {
+	_, err := q.db.ExecContext(ctx, appendAuditEvent,
+		arg.ID,
+		arg.CreatedAt,
+		arg.Event,
+		arg.ActorID,
+		arg.Subject,
+		arg.RemoteAddr,
+		arg.Detail,
+	)
+	return err
+}
+
+const appendConversationMessage = `-- name: AppendConversationMessage :exec
+INSERT INTO conversation_messages (project_id, seq, run_id, role, content, created_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+`
+
+type AppendConversationMessageParams struct {
+	ProjectID string
+	Seq       int64
+	RunID     string
+	Role      string
+	Content   string
+	CreatedAt int64
+}
+
+func (q *Queries) AppendConversationMessage(ctx context.Context, arg AppendConversationMessageParams) error {
+	_, err := q.db.ExecContext(ctx, appendConversationMessage,
+		arg.ProjectID,
+		arg.Seq,
+		arg.RunID,
+		arg.Role,
+		arg.Content,
+		arg.CreatedAt,
+	)
+	return err
 }
 
 const appendEvent = `-- name: AppendEvent :exec
@@ -72,6 +234,91 @@ func (q *Queries) AppendEvent(ctx context.Context, arg AppendEventParams) error 
 		arg.CreatedAt,
 	)
 	return err
+}
+
+const auditEvents = `-- name: AuditEvents :many
+SELECT id, created_at, event, actor_id, subject, remote_addr, detail FROM audit_events ORDER BY created_at DESC, id DESC
+LIMIT CAST($1 AS BIGINT)
+`
+
+func (q *Queries) AuditEvents(ctx context.Context, maxEvents int64) ([]AuditEvent, error) {
+	rows, err := q.db.QueryContext(ctx, auditEvents, maxEvents)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditEvent
+	for rows.Next() {
+		var i AuditEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.CreatedAt,
+			&i.Event,
+			&i.ActorID,
+			&i.Subject,
+			&i.RemoteAddr,
+			&i.Detail,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const conversationByProject = `-- name: ConversationByProject :many
+
+SELECT project_id, seq, run_id, role, content, created_at FROM conversation_messages WHERE project_id = $1 ORDER BY seq
+`
+
+// ---------------------------------------------------------------------------
+// Agent: conversation and model usage (issue 4, migrations 00004_agent.sql).
+// ---------------------------------------------------------------------------
+func (q *Queries) ConversationByProject(ctx context.Context, projectID string) ([]ConversationMessage, error) {
+	rows, err := q.db.QueryContext(ctx, conversationByProject, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ConversationMessage
+	for rows.Next() {
+		var i ConversationMessage
+		if err := rows.Scan(
+			&i.ProjectID,
+			&i.Seq,
+			&i.RunID,
+			&i.Role,
+			&i.Content,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countRunningRunsByUser = `-- name: CountRunningRunsByUser :one
+SELECT CAST(count(*) AS BIGINT) AS running FROM runs WHERE user_id = $1 AND status = 'running'
+`
+
+func (q *Queries) CountRunningRunsByUser(ctx context.Context, userID string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, countRunningRunsByUser, userID)
+	var running int64
+	err := row.Scan(&running)
+	return running, err
 }
 
 const countUsers = `-- name: CountUsers :one
@@ -105,6 +352,32 @@ func (q *Queries) CreateAPIToken(ctx context.Context, arg CreateAPITokenParams) 
 		arg.Name,
 		arg.TokenHash,
 		arg.CreatedAt,
+	)
+	return err
+}
+
+const createInvite = `-- name: CreateInvite :exec
+INSERT INTO invites (token_hash, email, created_by, created_at, expires_at, used_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+`
+
+type CreateInviteParams struct {
+	TokenHash string
+	Email     string
+	CreatedBy string
+	CreatedAt int64
+	ExpiresAt int64
+	UsedAt    sql.NullInt64
+}
+
+func (q *Queries) CreateInvite(ctx context.Context, arg CreateInviteParams) error {
+	_, err := q.db.ExecContext(ctx, createInvite,
+		arg.TokenHash,
+		arg.Email,
+		arg.CreatedBy,
+		arg.CreatedAt,
+		arg.ExpiresAt,
+		arg.UsedAt,
 	)
 	return err
 }
@@ -171,6 +444,42 @@ func (q *Queries) CreateRun(ctx context.Context, arg CreateRunParams) error {
 	return err
 }
 
+const createSandbox = `-- name: CreateSandbox :exec
+
+INSERT INTO sandboxes (id, project_id, user_id, engine, state, processes, created_at, last_active_at, stopped_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+`
+
+type CreateSandboxParams struct {
+	ID           string
+	ProjectID    string
+	UserID       string
+	Engine       string
+	State        string
+	Processes    string
+	CreatedAt    int64
+	LastActiveAt int64
+	StoppedAt    sql.NullInt64
+}
+
+// ---------------------------------------------------------------------------
+// Sandboxes (lifecycle: internal/sandbox/lifecycle, internal/store/sandboxes.go)
+// ---------------------------------------------------------------------------
+func (q *Queries) CreateSandbox(ctx context.Context, arg CreateSandboxParams) error {
+	_, err := q.db.ExecContext(ctx, createSandbox,
+		arg.ID,
+		arg.ProjectID,
+		arg.UserID,
+		arg.Engine,
+		arg.State,
+		arg.Processes,
+		arg.CreatedAt,
+		arg.LastActiveAt,
+		arg.StoppedAt,
+	)
+	return err
+}
+
 const createSession = `-- name: CreateSession :exec
 INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
 VALUES ($1, $2, $3, $4)
@@ -189,6 +498,34 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) er
 		arg.UserID,
 		arg.CreatedAt,
 		arg.ExpiresAt,
+	)
+	return err
+}
+
+const createShare = `-- name: CreateShare :exec
+INSERT INTO shares (id, project_id, user_id, token_hash, created_at, expires_at, revoked_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+`
+
+type CreateShareParams struct {
+	ID        string
+	ProjectID string
+	UserID    string
+	TokenHash string
+	CreatedAt int64
+	ExpiresAt sql.NullInt64
+	RevokedAt sql.NullInt64
+}
+
+func (q *Queries) CreateShare(ctx context.Context, arg CreateShareParams) error {
+	_, err := q.db.ExecContext(ctx, createShare,
+		arg.ID,
+		arg.ProjectID,
+		arg.UserID,
+		arg.TokenHash,
+		arg.CreatedAt,
+		arg.ExpiresAt,
+		arg.RevokedAt,
 	)
 	return err
 }
@@ -219,6 +556,23 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) error {
 	return err
 }
 
+const deleteAPIToken = `-- name: DeleteAPIToken :execrows
+DELETE FROM api_tokens WHERE id = $1 AND user_id = $2
+`
+
+type DeleteAPITokenParams struct {
+	ID     string
+	UserID string
+}
+
+func (q *Queries) DeleteAPIToken(ctx context.Context, arg DeleteAPITokenParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, deleteAPIToken, arg.ID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const deleteExpiredSessions = `-- name: DeleteExpiredSessions :exec
 DELETE FROM sessions WHERE expires_at <= $1
 `
@@ -234,6 +588,18 @@ DELETE FROM projects WHERE id = $1
 
 func (q *Queries) DeleteProject(ctx context.Context, id string) (int64, error) {
 	result, err := q.db.ExecContext(ctx, deleteProject, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const deleteSandbox = `-- name: DeleteSandbox :execrows
+DELETE FROM sandboxes WHERE id = $1
+`
+
+func (q *Queries) DeleteSandbox(ctx context.Context, id string) (int64, error) {
+	result, err := q.db.ExecContext(ctx, deleteSandbox, id)
 	if err != nil {
 		return 0, err
 	}
@@ -259,6 +625,15 @@ func (q *Queries) DeleteUser(ctx context.Context, id string) (int64, error) {
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const deleteUserSessions = `-- name: DeleteUserSessions :exec
+DELETE FROM sessions WHERE user_id = $1
+`
+
+func (q *Queries) DeleteUserSessions(ctx context.Context, userID string) error {
+	_, err := q.db.ExecContext(ctx, deleteUserSessions, userID)
+	return err
 }
 
 const eventsAfter = `-- name: EventsAfter :many
@@ -330,6 +705,35 @@ func (q *Queries) FinishRun(ctx context.Context, arg FinishRunParams) (int64, er
 	return result.RowsAffected()
 }
 
+const inviteByTokenHash = `-- name: InviteByTokenHash :one
+SELECT token_hash, email, created_by, created_at, expires_at, used_at FROM invites WHERE token_hash = $1
+`
+
+func (q *Queries) InviteByTokenHash(ctx context.Context, tokenHash string) (Invite, error) {
+	row := q.db.QueryRowContext(ctx, inviteByTokenHash, tokenHash)
+	var i Invite
+	err := row.Scan(
+		&i.TokenHash,
+		&i.Email,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.ExpiresAt,
+		&i.UsedAt,
+	)
+	return i, err
+}
+
+const lastConversationSeq = `-- name: LastConversationSeq :one
+SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS seq FROM conversation_messages WHERE project_id = $1
+`
+
+func (q *Queries) LastConversationSeq(ctx context.Context, projectID string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, lastConversationSeq, projectID)
+	var seq int64
+	err := row.Scan(&seq)
+	return seq, err
+}
+
 const lastEventSeq = `-- name: LastEventSeq :one
 SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS last_seq FROM events WHERE run_id = $1
 `
@@ -341,8 +745,47 @@ func (q *Queries) LastEventSeq(ctx context.Context, runID string) (int64, error)
 	return last_seq, err
 }
 
+const listUsers = `-- name: ListUsers :many
+
+SELECT id, email, email_key, password_hash, is_admin, created_at, disabled_at FROM users ORDER BY created_at, id
+`
+
+// ---------------------------------------------------------------------------
+// Security (issue 6: internal/store/security.go, shares.go, audit.go)
+// ---------------------------------------------------------------------------
+func (q *Queries) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := q.db.QueryContext(ctx, listUsers)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []User
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.EmailKey,
+			&i.PasswordHash,
+			&i.IsAdmin,
+			&i.CreatedAt,
+			&i.DisabledAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const projectByID = `-- name: ProjectByID :one
-SELECT id, user_id, name, type, sandbox_id, status, created_at, updated_at FROM projects WHERE id = $1
+SELECT id, user_id, name, type, sandbox_id, status, created_at, updated_at, public_preview, model FROM projects WHERE id = $1
 `
 
 func (q *Queries) ProjectByID(ctx context.Context, id string) (Project, error) {
@@ -357,12 +800,70 @@ func (q *Queries) ProjectByID(ctx context.Context, id string) (Project, error) {
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PublicPreview,
+		&i.Model,
 	)
 	return i, err
 }
 
+const projectBySandboxID = `-- name: ProjectBySandboxID :one
+SELECT id, user_id, name, type, sandbox_id, status, created_at, updated_at, public_preview, model FROM projects WHERE sandbox_id = $1 AND sandbox_id <> ''
+ORDER BY created_at
+LIMIT 1
+`
+
+func (q *Queries) ProjectBySandboxID(ctx context.Context, sandboxID string) (Project, error) {
+	row := q.db.QueryRowContext(ctx, projectBySandboxID, sandboxID)
+	var i Project
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Name,
+		&i.Type,
+		&i.SandboxID,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PublicPreview,
+		&i.Model,
+	)
+	return i, err
+}
+
+const projectCountsByUser = `-- name: ProjectCountsByUser :many
+SELECT user_id, CAST(count(*) AS BIGINT) AS projects FROM projects GROUP BY user_id
+`
+
+type ProjectCountsByUserRow struct {
+	UserID   string
+	Projects int64
+}
+
+func (q *Queries) ProjectCountsByUser(ctx context.Context) ([]ProjectCountsByUserRow, error) {
+	rows, err := q.db.QueryContext(ctx, projectCountsByUser)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProjectCountsByUserRow
+	for rows.Next() {
+		var i ProjectCountsByUserRow
+		if err := rows.Scan(&i.UserID, &i.Projects); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const projectsByUser = `-- name: ProjectsByUser :many
-SELECT id, user_id, name, type, sandbox_id, status, created_at, updated_at FROM projects WHERE user_id = $1
+SELECT id, user_id, name, type, sandbox_id, status, created_at, updated_at, public_preview, model FROM projects WHERE user_id = $1
 ORDER BY created_at DESC, id DESC
 `
 
@@ -384,6 +885,8 @@ func (q *Queries) ProjectsByUser(ctx context.Context, userID string) ([]Project,
 			&i.Status,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PublicPreview,
+			&i.Model,
 		); err != nil {
 			return nil, err
 		}
@@ -396,6 +899,44 @@ func (q *Queries) ProjectsByUser(ctx context.Context, userID string) ([]Project,
 		return nil, err
 	}
 	return items, nil
+}
+
+const renameProject = `-- name: RenameProject :execrows
+UPDATE projects SET name = $1, updated_at = $2
+WHERE id = $3
+`
+
+type RenameProjectParams struct {
+	Name      string
+	UpdatedAt int64
+	ID        string
+}
+
+func (q *Queries) RenameProject(ctx context.Context, arg RenameProjectParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, renameProject, arg.Name, arg.UpdatedAt, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const revokeShare = `-- name: RevokeShare :execrows
+UPDATE shares SET revoked_at = $1
+WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL
+`
+
+type RevokeShareParams struct {
+	RevokedAt sql.NullInt64
+	ID        string
+	ProjectID string
+}
+
+func (q *Queries) RevokeShare(ctx context.Context, arg RevokeShareParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, revokeShare, arg.RevokedAt, arg.ID, arg.ProjectID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const runByID = `-- name: RunByID :one
@@ -417,6 +958,38 @@ func (q *Queries) RunByID(ctx context.Context, id string) (Run, error) {
 		&i.FinishedAt,
 	)
 	return i, err
+}
+
+const runCountsByUser = `-- name: RunCountsByUser :many
+SELECT user_id, CAST(count(*) AS BIGINT) AS runs FROM runs GROUP BY user_id
+`
+
+type RunCountsByUserRow struct {
+	UserID string
+	Runs   int64
+}
+
+func (q *Queries) RunCountsByUser(ctx context.Context) ([]RunCountsByUserRow, error) {
+	rows, err := q.db.QueryContext(ctx, runCountsByUser)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RunCountsByUserRow
+	for rows.Next() {
+		var i RunCountsByUserRow
+		if err := rows.Scan(&i.UserID, &i.Runs); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const runningRuns = `-- name: RunningRuns :many
@@ -457,6 +1030,103 @@ func (q *Queries) RunningRuns(ctx context.Context) ([]Run, error) {
 	return items, nil
 }
 
+const runsByProject = `-- name: RunsByProject :many
+SELECT id, project_id, user_id, prompt, status, error_code, error_message, created_at, finished_at FROM runs WHERE project_id = $1
+ORDER BY created_at, id
+`
+
+func (q *Queries) RunsByProject(ctx context.Context, projectID string) ([]Run, error) {
+	rows, err := q.db.QueryContext(ctx, runsByProject, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Run
+	for rows.Next() {
+		var i Run
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProjectID,
+			&i.UserID,
+			&i.Prompt,
+			&i.Status,
+			&i.ErrorCode,
+			&i.ErrorMessage,
+			&i.CreatedAt,
+			&i.FinishedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const sandboxByID = `-- name: SandboxByID :one
+SELECT id, project_id, user_id, engine, state, processes, created_at, last_active_at, stopped_at FROM sandboxes WHERE id = $1
+`
+
+func (q *Queries) SandboxByID(ctx context.Context, id string) (Sandbox, error) {
+	row := q.db.QueryRowContext(ctx, sandboxByID, id)
+	var i Sandbox
+	err := row.Scan(
+		&i.ID,
+		&i.ProjectID,
+		&i.UserID,
+		&i.Engine,
+		&i.State,
+		&i.Processes,
+		&i.CreatedAt,
+		&i.LastActiveAt,
+		&i.StoppedAt,
+	)
+	return i, err
+}
+
+const sandboxesByUser = `-- name: SandboxesByUser :many
+SELECT id, project_id, user_id, engine, state, processes, created_at, last_active_at, stopped_at FROM sandboxes WHERE user_id = $1
+ORDER BY created_at DESC, id DESC
+`
+
+func (q *Queries) SandboxesByUser(ctx context.Context, userID string) ([]Sandbox, error) {
+	rows, err := q.db.QueryContext(ctx, sandboxesByUser, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Sandbox
+	for rows.Next() {
+		var i Sandbox
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProjectID,
+			&i.UserID,
+			&i.Engine,
+			&i.State,
+			&i.Processes,
+			&i.CreatedAt,
+			&i.LastActiveAt,
+			&i.StoppedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sessionByTokenHash = `-- name: SessionByTokenHash :one
 SELECT token_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = $1
 `
@@ -471,6 +1141,42 @@ func (q *Queries) SessionByTokenHash(ctx context.Context, tokenHash string) (Ses
 		&i.ExpiresAt,
 	)
 	return i, err
+}
+
+const setProjectModel = `-- name: SetProjectModel :execrows
+UPDATE projects SET model = $1 WHERE id = $2
+`
+
+type SetProjectModelParams struct {
+	Model string
+	ID    string
+}
+
+func (q *Queries) SetProjectModel(ctx context.Context, arg SetProjectModelParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, setProjectModel, arg.Model, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const setProjectPublicPreview = `-- name: SetProjectPublicPreview :execrows
+UPDATE projects SET public_preview = $1, updated_at = $2
+WHERE id = $3
+`
+
+type SetProjectPublicPreviewParams struct {
+	PublicPreview bool
+	UpdatedAt     int64
+	ID            string
+}
+
+func (q *Queries) SetProjectPublicPreview(ctx context.Context, arg SetProjectPublicPreviewParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, setProjectPublicPreview, arg.PublicPreview, arg.UpdatedAt, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const setProjectSandbox = `-- name: SetProjectSandbox :execrows
@@ -511,8 +1217,274 @@ func (q *Queries) SetProjectStatus(ctx context.Context, arg SetProjectStatusPara
 	return result.RowsAffected()
 }
 
+const setSandboxProcesses = `-- name: SetSandboxProcesses :execrows
+UPDATE sandboxes SET processes = $1 WHERE id = $2
+`
+
+type SetSandboxProcessesParams struct {
+	Processes string
+	ID        string
+}
+
+func (q *Queries) SetSandboxProcesses(ctx context.Context, arg SetSandboxProcessesParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, setSandboxProcesses, arg.Processes, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const setSandboxState = `-- name: SetSandboxState :execrows
+UPDATE sandboxes SET state = $1, stopped_at = $2, last_active_at = $3
+WHERE id = $4
+`
+
+type SetSandboxStateParams struct {
+	State        string
+	StoppedAt    sql.NullInt64
+	LastActiveAt int64
+	ID           string
+}
+
+func (q *Queries) SetSandboxState(ctx context.Context, arg SetSandboxStateParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, setSandboxState,
+		arg.State,
+		arg.StoppedAt,
+		arg.LastActiveAt,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const setUserDisabled = `-- name: SetUserDisabled :execrows
+UPDATE users SET disabled_at = $1 WHERE id = $2
+`
+
+type SetUserDisabledParams struct {
+	DisabledAt sql.NullInt64
+	ID         string
+}
+
+func (q *Queries) SetUserDisabled(ctx context.Context, arg SetUserDisabledParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, setUserDisabled, arg.DisabledAt, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const shareByID = `-- name: ShareByID :one
+SELECT id, project_id, user_id, token_hash, created_at, expires_at, revoked_at FROM shares WHERE id = $1
+`
+
+func (q *Queries) ShareByID(ctx context.Context, id string) (Share, error) {
+	row := q.db.QueryRowContext(ctx, shareByID, id)
+	var i Share
+	err := row.Scan(
+		&i.ID,
+		&i.ProjectID,
+		&i.UserID,
+		&i.TokenHash,
+		&i.CreatedAt,
+		&i.ExpiresAt,
+		&i.RevokedAt,
+	)
+	return i, err
+}
+
+const shareByTokenHash = `-- name: ShareByTokenHash :one
+SELECT id, project_id, user_id, token_hash, created_at, expires_at, revoked_at FROM shares WHERE token_hash = $1
+`
+
+func (q *Queries) ShareByTokenHash(ctx context.Context, tokenHash string) (Share, error) {
+	row := q.db.QueryRowContext(ctx, shareByTokenHash, tokenHash)
+	var i Share
+	err := row.Scan(
+		&i.ID,
+		&i.ProjectID,
+		&i.UserID,
+		&i.TokenHash,
+		&i.CreatedAt,
+		&i.ExpiresAt,
+		&i.RevokedAt,
+	)
+	return i, err
+}
+
+const sharesByProject = `-- name: SharesByProject :many
+SELECT id, project_id, user_id, token_hash, created_at, expires_at, revoked_at FROM shares WHERE project_id = $1 ORDER BY created_at DESC, id DESC
+`
+
+func (q *Queries) SharesByProject(ctx context.Context, projectID string) ([]Share, error) {
+	rows, err := q.db.QueryContext(ctx, sharesByProject, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Share
+	for rows.Next() {
+		var i Share
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProjectID,
+			&i.UserID,
+			&i.TokenHash,
+			&i.CreatedAt,
+			&i.ExpiresAt,
+			&i.RevokedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const touchSandbox = `-- name: TouchSandbox :execrows
+UPDATE sandboxes SET last_active_at = $1
+WHERE id = $2 AND last_active_at < $1
+`
+
+type TouchSandboxParams struct {
+	LastActiveAt int64
+	ID           string
+}
+
+func (q *Queries) TouchSandbox(ctx context.Context, arg TouchSandboxParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, touchSandbox, arg.LastActiveAt, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const usageByProject = `-- name: UsageByProject :many
+SELECT kind,
+       CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens,
+       CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens,
+       CAST(COALESCE(SUM(cache_creation_tokens), 0) AS BIGINT) AS cache_creation_tokens,
+       CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens,
+       CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros
+FROM model_usage WHERE project_id = $1 GROUP BY kind ORDER BY kind
+`
+
+type UsageByProjectRow struct {
+	Kind                string
+	InputTokens         int64
+	OutputTokens        int64
+	CacheCreationTokens int64
+	CacheReadTokens     int64
+	CostMicros          int64
+}
+
+func (q *Queries) UsageByProject(ctx context.Context, projectID string) ([]UsageByProjectRow, error) {
+	rows, err := q.db.QueryContext(ctx, usageByProject, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []UsageByProjectRow
+	for rows.Next() {
+		var i UsageByProjectRow
+		if err := rows.Scan(
+			&i.Kind,
+			&i.InputTokens,
+			&i.OutputTokens,
+			&i.CacheCreationTokens,
+			&i.CacheReadTokens,
+			&i.CostMicros,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const usageByRun = `-- name: UsageByRun :many
+SELECT kind,
+       CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens,
+       CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens,
+       CAST(COALESCE(SUM(cache_creation_tokens), 0) AS BIGINT) AS cache_creation_tokens,
+       CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens,
+       CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros
+FROM model_usage WHERE run_id = $1 GROUP BY kind ORDER BY kind
+`
+
+type UsageByRunRow struct {
+	Kind                string
+	InputTokens         int64
+	OutputTokens        int64
+	CacheCreationTokens int64
+	CacheReadTokens     int64
+	CostMicros          int64
+}
+
+func (q *Queries) UsageByRun(ctx context.Context, runID string) ([]UsageByRunRow, error) {
+	rows, err := q.db.QueryContext(ctx, usageByRun, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []UsageByRunRow
+	for rows.Next() {
+		var i UsageByRunRow
+		if err := rows.Scan(
+			&i.Kind,
+			&i.InputTokens,
+			&i.OutputTokens,
+			&i.CacheCreationTokens,
+			&i.CacheReadTokens,
+			&i.CostMicros,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const useInvite = `-- name: UseInvite :execrows
+UPDATE invites SET used_at = $1
+WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+`
+
+type UseInviteParams struct {
+	UsedAt    sql.NullInt64
+	TokenHash string
+}
+
+func (q *Queries) UseInvite(ctx context.Context, arg UseInviteParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, useInvite, arg.UsedAt, arg.TokenHash)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const userByEmailKey = `-- name: UserByEmailKey :one
-SELECT id, email, email_key, password_hash, is_admin, created_at FROM users WHERE email_key = $1
+SELECT id, email, email_key, password_hash, is_admin, created_at, disabled_at FROM users WHERE email_key = $1
 `
 
 func (q *Queries) UserByEmailKey(ctx context.Context, emailKey string) (User, error) {
@@ -525,12 +1497,13 @@ func (q *Queries) UserByEmailKey(ctx context.Context, emailKey string) (User, er
 		&i.PasswordHash,
 		&i.IsAdmin,
 		&i.CreatedAt,
+		&i.DisabledAt,
 	)
 	return i, err
 }
 
 const userByID = `-- name: UserByID :one
-SELECT id, email, email_key, password_hash, is_admin, created_at FROM users WHERE id = $1
+SELECT id, email, email_key, password_hash, is_admin, created_at, disabled_at FROM users WHERE id = $1
 `
 
 func (q *Queries) UserByID(ctx context.Context, id string) (User, error) {
@@ -543,6 +1516,24 @@ func (q *Queries) UserByID(ctx context.Context, id string) (User, error) {
 		&i.PasswordHash,
 		&i.IsAdmin,
 		&i.CreatedAt,
+		&i.DisabledAt,
 	)
 	return i, err
+}
+
+const userCostSince = `-- name: UserCostSince :one
+SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros
+FROM model_usage WHERE user_id = $1 AND created_at >= $2
+`
+
+type UserCostSinceParams struct {
+	UserID string
+	Since  int64
+}
+
+func (q *Queries) UserCostSince(ctx context.Context, arg UserCostSinceParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, userCostSince, arg.UserID, arg.Since)
+	var cost_micros int64
+	err := row.Scan(&cost_micros)
+	return cost_micros, err
 }

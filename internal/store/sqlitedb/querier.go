@@ -10,30 +10,77 @@ import (
 
 type Querier interface {
 	APITokenByHash(ctx context.Context, tokenHash string) (ApiToken, error)
+	APITokensByUser(ctx context.Context, userID string) ([]ApiToken, error)
 	ActiveRunForProject(ctx context.Context, projectID string) (Run, error)
+	AddModelUsage(ctx context.Context, arg AddModelUsageParams) error
+	AllSandboxes(ctx context.Context) ([]Sandbox, error)
+	AppendAuditEvent(ctx context.Context, arg AppendAuditEventParams) error
+	AppendConversationMessage(ctx context.Context, arg AppendConversationMessageParams) error
 	AppendEvent(ctx context.Context, arg AppendEventParams) error
+	AuditEvents(ctx context.Context, maxEvents int64) ([]AuditEvent, error)
+	// ---------------------------------------------------------------------------
+	// Agent: conversation and model usage (issue 4, migrations 00004_agent.sql).
+	// ---------------------------------------------------------------------------
+	ConversationByProject(ctx context.Context, projectID string) ([]ConversationMessage, error)
+	CountRunningRunsByUser(ctx context.Context, userID string) (int64, error)
 	CountUsers(ctx context.Context) (int64, error)
 	CreateAPIToken(ctx context.Context, arg CreateAPITokenParams) error
+	CreateInvite(ctx context.Context, arg CreateInviteParams) error
 	CreateProject(ctx context.Context, arg CreateProjectParams) error
 	CreateRun(ctx context.Context, arg CreateRunParams) error
+	// ---------------------------------------------------------------------------
+	// Sandboxes (lifecycle: internal/sandbox/lifecycle, internal/store/sandboxes.go)
+	// ---------------------------------------------------------------------------
+	CreateSandbox(ctx context.Context, arg CreateSandboxParams) error
 	CreateSession(ctx context.Context, arg CreateSessionParams) error
+	CreateShare(ctx context.Context, arg CreateShareParams) error
 	CreateUser(ctx context.Context, arg CreateUserParams) error
+	DeleteAPIToken(ctx context.Context, arg DeleteAPITokenParams) (int64, error)
 	DeleteExpiredSessions(ctx context.Context, now int64) error
 	DeleteProject(ctx context.Context, id string) (int64, error)
+	DeleteSandbox(ctx context.Context, id string) (int64, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 	DeleteUser(ctx context.Context, id string) (int64, error)
+	DeleteUserSessions(ctx context.Context, userID string) error
 	EventsAfter(ctx context.Context, arg EventsAfterParams) ([]Event, error)
 	FinishRun(ctx context.Context, arg FinishRunParams) (int64, error)
+	InviteByTokenHash(ctx context.Context, tokenHash string) (Invite, error)
+	LastConversationSeq(ctx context.Context, projectID string) (int64, error)
 	LastEventSeq(ctx context.Context, runID string) (int64, error)
+	// ---------------------------------------------------------------------------
+	// Security (issue 6: internal/store/security.go, shares.go, audit.go)
+	// ---------------------------------------------------------------------------
+	ListUsers(ctx context.Context) ([]User, error)
 	ProjectByID(ctx context.Context, id string) (Project, error)
+	ProjectBySandboxID(ctx context.Context, sandboxID string) (Project, error)
+	ProjectCountsByUser(ctx context.Context) ([]ProjectCountsByUserRow, error)
 	ProjectsByUser(ctx context.Context, userID string) ([]Project, error)
+	RenameProject(ctx context.Context, arg RenameProjectParams) (int64, error)
+	RevokeShare(ctx context.Context, arg RevokeShareParams) (int64, error)
 	RunByID(ctx context.Context, id string) (Run, error)
+	RunCountsByUser(ctx context.Context) ([]RunCountsByUserRow, error)
 	RunningRuns(ctx context.Context) ([]Run, error)
+	RunsByProject(ctx context.Context, projectID string) ([]Run, error)
+	SandboxByID(ctx context.Context, id string) (Sandbox, error)
+	SandboxesByUser(ctx context.Context, userID string) ([]Sandbox, error)
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
+	SetProjectModel(ctx context.Context, arg SetProjectModelParams) (int64, error)
+	SetProjectPublicPreview(ctx context.Context, arg SetProjectPublicPreviewParams) (int64, error)
 	SetProjectSandbox(ctx context.Context, arg SetProjectSandboxParams) (int64, error)
 	SetProjectStatus(ctx context.Context, arg SetProjectStatusParams) (int64, error)
+	SetSandboxProcesses(ctx context.Context, arg SetSandboxProcessesParams) (int64, error)
+	SetSandboxState(ctx context.Context, arg SetSandboxStateParams) (int64, error)
+	SetUserDisabled(ctx context.Context, arg SetUserDisabledParams) (int64, error)
+	ShareByID(ctx context.Context, id string) (Share, error)
+	ShareByTokenHash(ctx context.Context, tokenHash string) (Share, error)
+	SharesByProject(ctx context.Context, projectID string) ([]Share, error)
+	TouchSandbox(ctx context.Context, arg TouchSandboxParams) (int64, error)
+	UsageByProject(ctx context.Context, projectID string) ([]UsageByProjectRow, error)
+	UsageByRun(ctx context.Context, runID string) ([]UsageByRunRow, error)
+	UseInvite(ctx context.Context, arg UseInviteParams) (int64, error)
 	UserByEmailKey(ctx context.Context, emailKey string) (User, error)
 	UserByID(ctx context.Context, id string) (User, error)
+	UserCostSince(ctx context.Context, arg UserCostSinceParams) (int64, error)
 }
 
 var _ Querier = (*Queries)(nil)

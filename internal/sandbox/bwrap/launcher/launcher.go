@@ -45,10 +45,14 @@ type Stage struct {
 }
 
 // Argv returns the launcher's arguments (after "qv-toolbox launch").
-func Argv(uid, gid int, bwrapPath string, stages []Stage, bwrapArgv []string) []string {
+// cgroupProcs are the cgroup.procs files of the (v1) cgroups to join.
+func Argv(uid, gid int, bwrapPath string, stages []Stage, cgroupProcs []string, bwrapArgv []string) []string {
 	a := []string{"--uid", strconv.Itoa(uid), "--gid", strconv.Itoa(gid), "--bwrap", bwrapPath}
 	for _, s := range stages {
 		a = append(a, "--stage", strconv.Itoa(s.FD)+":"+s.Path)
+	}
+	for _, c := range cgroupProcs {
+		a = append(a, "--cgroup", c)
 	}
 	a = append(a, "--")
 	return append(a, bwrapArgv...)
@@ -76,6 +80,18 @@ func (s *stageList) Set(v string) error {
 	return nil
 }
 
+type pathList []string
+
+func (p *pathList) String() string { return strings.Join(*p, ",") }
+
+func (p *pathList) Set(v string) error {
+	if !filepath.IsAbs(v) || filepath.Base(v) != "cgroup.procs" {
+		return fmt.Errorf("want an absolute path of a cgroup.procs file, got %q", v)
+	}
+	*p = append(*p, v)
+	return nil
+}
+
 func run(args []string) error {
 	fs := flag.NewFlagSet("qv-toolbox launch", flag.ContinueOnError)
 	uid := fs.Int("uid", -1, "host uid to run bwrap as")
@@ -83,6 +99,8 @@ func run(args []string) error {
 	bwrapPath := fs.String("bwrap", "", "path of the bwrap binary")
 	var stages stageList
 	fs.Var(&stages, "stage", "FD:PATH to re-mount under "+StageDir+" (repeatable)")
+	var cgroupProcs pathList
+	fs.Var(&cgroupProcs, "cgroup", "cgroup.procs file of a cgroup to join (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,6 +116,15 @@ func run(args []string) error {
 	ppid := os.Getppid()
 	if err := checkPrivateMountNamespace(ppid); err != nil {
 		return err
+	}
+	// Join the sandbox's cgroups first: bwrap, its setup and everything it
+	// starts then count against the sandbox's limits. cgroup v1 has no
+	// CLONE_INTO_CGROUP, and Go runs nothing between fork and exec, hence
+	// this step.
+	for _, procs := range cgroupProcs {
+		if err := os.WriteFile(procs, []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
 	}
 
 	// Open everything before the tmpfs goes over StageDir: the sources may

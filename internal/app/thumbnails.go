@@ -1,0 +1,22 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/quickvibe/quickvibe/internal/project"
+	"github.com/quickvibe/quickvibe/internal/screenshot"
+	"github.com/quickvibe/quickvibe/internal/store"
+)
+
+// screenshotAfterRun returns the run hook that photographs a project's
+// preview after each successful run, for its dashboard card.
+func screenshotAfterRun(th *screenshot.Thumbnails) func(ctx context.Context, p store.Project, sandboxID string) error {
+	return func(ctx context.Context, p store.Project, sandboxID string) error {
+		pt, ok := project.Lookup(p.Type)
+		if !ok {
+			return fmt.Errorf("thumbnail of project %s: unknown project type %q", p.ID, p.Type)
+		}
+		return th.Capture(ctx, p.ID, sandboxID, pt.Port)
+	}
+}

@@ -1,0 +1,453 @@
+package bwrap
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Limits are the resource limits of every sandbox. Zero means no limit.
+type Limits struct {
+	// MemoryBytes caps memory, page cache and tmpfs pages included (swap
+	// is not allowed on top).
+	MemoryBytes int64
+	// Pids caps processes plus threads.
+	Pids int
+	// CPU is the CPU bandwidth in cores, e.g. 1.0 or 0.5.
+	CPU float64
+	// TmpBytes is the size of the sandbox's /tmp (a tmpfs; its pages also
+	// count against MemoryBytes). Zero means 256 MiB.
+	TmpBytes int64
+	// DiskBytes is the workspace size (zero: no limit): see diskquota.go.
+	DiskBytes int64
+}
+
+// DefaultLimits are the limits when the configuration gives none.
+var DefaultLimits = Limits{MemoryBytes: 1 << 30, Pids: 256, CPU: 1, TmpBytes: 256 << 20}
+
+// Controllers a sandbox uses. freezer (v1 only) stops the tree before
+// killing it; v2 has cgroup.kill instead.
+const (
+	ctlMemory  = "memory"
+	ctlPids    = "pids"
+	ctlCPU     = "cpu"
+	ctlFreezer = "freezer"
+)
+
+// cgroupPrefix names every sandbox's cgroup ("qv-" + sandbox id) under a
+// "quickvibe" directory of each hierarchy.
+const (
+	cgroupParent = "quickvibe"
+	cgroupPrefix = "qv-"
+)
+
+// cgroups knows where this host lets us create sandbox cgroups: per
+// controller, a parent directory in either the unified (v2) hierarchy or a
+// v1 hierarchy.
+type cgroups struct {
+	// v1 maps a controller to the parent directory for sandbox cgroups in
+	// its v1 hierarchy.
+	v1 map[string]string
+	// v2 is the parent directory in the unified hierarchy ("" if unused),
+	// v2Ctl the controllers enabled there.
+	v2    string
+	v2Ctl map[string]bool
+	// missing explains, per limit that cannot be enforced, why.
+	missing map[string]string
+}
+
+// CgroupReport says which limits a server can enforce on this host.
+type CgroupReport struct {
+	// Enforced maps a controller (memory, pids, cpu) to where it lives:
+	// "cgroup v1" or "cgroup v2".
+	Enforced map[string]string
+	// Missing maps a controller to why it cannot be enforced.
+	Missing map[string]string
+}
+
+func (c *cgroups) report() CgroupReport {
+	r := CgroupReport{Enforced: map[string]string{}, Missing: map[string]string{}}
+	for _, ctl := range []string{ctlMemory, ctlPids, ctlCPU} {
+		switch {
+		case c.v2Ctl[ctl]:
+			r.Enforced[ctl] = "cgroup v2"
+		case c.v1[ctl] != "":
+			r.Enforced[ctl] = "cgroup v1"
+		default:
+			r.Missing[ctl] = c.missing[ctl]
+		}
+	}
+	return r
+}
+
+// DetectCgroups reports which sandbox limits this process could enforce,
+// for `quickvibe doctor`.
+func DetectCgroups() CgroupReport {
+	return detectCgroups(os.Geteuid() == 0).report()
+}
+
+// detectCgroups finds the hierarchies from /proc/self/mountinfo and this
+// process's own cgroups, and prepares the parent directories. v2 is
+// preferred per controller; v1 is only usable as root because joining a v1
+// cgroup happens in the root launcher.
+func detectCgroups(asRoot bool) *cgroups {
+	c := &cgroups{v1: map[string]string{}, v2Ctl: map[string]bool{}, missing: map[string]string{}}
+	want := []string{ctlMemory, ctlPids, ctlCPU, ctlFreezer}
+	for _, ctl := range want {
+		c.missing[ctl] = "no cgroup hierarchy offers the " + ctl + " controller"
+	}
+	mounts, err := cgroupMounts()
+	if err != nil {
+		for _, ctl := range want {
+			c.missing[ctl] = err.Error()
+		}
+		return c
+	}
+	own, err := ownCgroups()
+	if err != nil {
+		for _, ctl := range want {
+			c.missing[ctl] = err.Error()
+		}
+		return c
+	}
+	if m, ok := mounts[""]; ok {
+		c.setupV2(m)
+	}
+	for _, ctl := range want {
+		if c.v2Ctl[ctl] {
+			continue
+		}
+		m, ok := mounts[ctl]
+		if !ok {
+			continue
+		}
+		if !asRoot {
+			c.missing[ctl] = ctl + " is a cgroup v1 controller, which only a server running as root can use"
+			continue
+		}
+		// Under our own cgroup, so the sandbox counts against whatever
+		// limits the server itself runs under.
+		parent := filepath.Join(m, own[ctl], cgroupParent)
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			c.missing[ctl] = fmt.Sprintf("cannot create %s: %v", parent, err)
+			continue
+		}
+		c.v1[ctl] = parent
+		delete(c.missing, ctl)
+	}
+	return c
+}
+
+// setupV2 makes mount/quickvibe with every wanted controller the root
+// hands down enabled for its children.
+func (c *cgroups) setupV2(mount string) {
+	b, err := os.ReadFile(filepath.Join(mount, "cgroup.subtree_control"))
+	if err != nil {
+		return
+	}
+	avail := map[string]bool{}
+	for _, f := range strings.Fields(string(b)) {
+		avail[f] = true
+	}
+	var enable []string
+	for _, ctl := range []string{ctlMemory, ctlPids, ctlCPU} {
+		if avail[ctl] {
+			enable = append(enable, "+"+ctl)
+		}
+	}
+	if len(enable) == 0 {
+		return
+	}
+	parent := filepath.Join(mount, cgroupParent)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		for _, e := range enable {
+			c.missing[e[1:]] = fmt.Sprintf("cannot create %s: %v", parent, err)
+		}
+		return
+	}
+	for _, e := range enable {
+		if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte(e), 0); err != nil {
+			c.missing[e[1:]] = fmt.Sprintf("cannot enable %s in %s: %v", e[1:], parent, err)
+			continue
+		}
+		c.v2Ctl[e[1:]] = true
+		delete(c.missing, e[1:])
+	}
+	c.v2 = parent
+	if c.v2Ctl[ctlMemory] || c.v2Ctl[ctlPids] || c.v2Ctl[ctlCPU] {
+		// cgroup.kill replaces the v1 freezer.
+		delete(c.missing, ctlFreezer)
+	}
+}
+
+// cgroupMounts maps each v1 controller to its mount point, and "" to the
+// unified hierarchy's.
+func cgroupMounts() (map[string]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read mounts: %w", err)
+	}
+	defer f.Close()
+	m := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok {
+			continue
+		}
+		pf, qf := strings.Fields(pre), strings.Fields(post)
+		if len(pf) < 5 || len(qf) < 3 {
+			continue
+		}
+		switch qf[0] {
+		case "cgroup2":
+			if _, seen := m[""]; !seen {
+				m[""] = pf[4]
+			}
+		case "cgroup":
+			for _, opt := range strings.Split(qf[2], ",") {
+				if _, seen := m[opt]; !seen {
+					m[opt] = pf[4]
+				}
+			}
+		}
+	}
+	return m, sc.Err()
+}
+
+// ownCgroups maps each v1 controller to this process's cgroup path in it.
+func ownCgroups() (map[string]string, error) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	own := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, ctl := range strings.Split(parts[1], ",") {
+			own[ctl] = parts[2]
+		}
+	}
+	return own, nil
+}
+
+// sandboxCgroup is one sandbox's set of cgroups.
+type sandboxCgroup struct {
+	// v1 holds one directory per v1 controller; the launcher joins each.
+	v1 map[string]string
+	// v2 is the unified cgroup ("" if none); bwrap starts inside it.
+	v2 string
+}
+
+// procsFiles are the v1 cgroup.procs files the launcher writes its pid to.
+func (s *sandboxCgroup) procsFiles() []string {
+	var files []string
+	for _, dir := range s.v1 {
+		files = append(files, filepath.Join(dir, "cgroup.procs"))
+	}
+	return files
+}
+
+// create makes the cgroups of sandbox id and sets the limits. Leftovers of
+// a crashed server are removed first.
+func (c *cgroups) create(id string, l Limits) (*sandboxCgroup, error) {
+	name := cgroupPrefix + id
+	c.destroy(c.lookup(id))
+	s := &sandboxCgroup{v1: map[string]string{}}
+	var files []struct{ path, value string }
+	set := func(dir, file, value string) {
+		files = append(files, struct{ path, value string }{filepath.Join(dir, file), value})
+	}
+	if c.v2 != "" {
+		s.v2 = filepath.Join(c.v2, name)
+		if err := os.Mkdir(s.v2, 0o755); err != nil {
+			return nil, fmt.Errorf("create cgroup: %w", err)
+		}
+	}
+	for ctl, parent := range c.v1 {
+		dir := filepath.Join(parent, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			c.destroy(s)
+			return nil, fmt.Errorf("create cgroup: %w", err)
+		}
+		s.v1[ctl] = dir
+	}
+	if l.MemoryBytes > 0 {
+		v := strconv.FormatInt(l.MemoryBytes, 10)
+		if c.v2Ctl[ctlMemory] {
+			set(s.v2, "memory.max", v)
+			// Only exists with swap accounting.
+			if _, err := os.Stat(filepath.Join(s.v2, "memory.swap.max")); err == nil {
+				set(s.v2, "memory.swap.max", "0")
+			}
+		} else if dir := s.v1[ctlMemory]; dir != "" {
+			set(dir, "memory.limit_in_bytes", v)
+			// Only exists with swap accounting; must follow the limit.
+			if _, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes")); err == nil {
+				set(dir, "memory.memsw.limit_in_bytes", v)
+			}
+		}
+	}
+	if l.Pids > 0 {
+		v := strconv.Itoa(l.Pids)
+		if c.v2Ctl[ctlPids] {
+			set(s.v2, "pids.max", v)
+		} else if dir := s.v1[ctlPids]; dir != "" {
+			set(dir, "pids.max", v)
+		}
+	}
+	if l.CPU > 0 {
+		const period = 100000
+		quota := strconv.Itoa(max(1000, int(l.CPU*period)))
+		if c.v2Ctl[ctlCPU] {
+			set(s.v2, "cpu.max", quota+" "+strconv.Itoa(period))
+		} else if dir := s.v1[ctlCPU]; dir != "" {
+			set(dir, "cpu.cfs_period_us", strconv.Itoa(period))
+			set(dir, "cpu.cfs_quota_us", quota)
+		}
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f.path, []byte(f.value), 0o644); err != nil {
+			c.destroy(s)
+			return nil, fmt.Errorf("set cgroup limit: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// lookup returns the cgroups sandbox id would have, whether or not they
+// exist.
+func (c *cgroups) lookup(id string) *sandboxCgroup {
+	s := &sandboxCgroup{v1: map[string]string{}}
+	if c.v2 != "" {
+		s.v2 = filepath.Join(c.v2, cgroupPrefix+id)
+	}
+	for ctl, parent := range c.v1 {
+		s.v1[ctl] = filepath.Join(parent, cgroupPrefix+id)
+	}
+	return s
+}
+
+// destroy kills whatever still runs in the sandbox's cgroups and removes
+// them. Missing cgroups are fine.
+func (c *cgroups) destroy(s *sandboxCgroup) error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	if s.v2 != "" {
+		if err := os.WriteFile(filepath.Join(s.v2, "cgroup.kill"), []byte("1"), 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			killAll(s.v2)
+		}
+	}
+	if fz := s.v1[ctlFreezer]; fz != "" {
+		// A frozen tree cannot fork while it is being killed.
+		if err := os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("FROZEN"), 0); err == nil {
+			killAll(fz)
+			_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("THAWED"), 0)
+		}
+	}
+	for _, dir := range s.v1 {
+		killAll(dir)
+	}
+	dirs := []string{s.v2}
+	for _, dir := range s.v1 {
+		dirs = append(dirs, dir)
+	}
+	for _, dir := range dirs {
+		if dir == "" {
+			continue
+		}
+		if err := rmdirCgroup(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// killAll SIGKILLs every process listed in dir/cgroup.procs.
+func killAll(dir string) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// rmdirCgroup removes a cgroup once its last process is gone; killed
+// processes may take a moment to leave.
+func rmdirCgroup(dir string) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := syscall.Rmdir(dir)
+		if err == nil || errors.Is(err, syscall.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		}
+		killAll(dir)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// cleanup removes the cgroups of sandboxes that are not running, e.g. left
+// by a server that was killed.
+func (c *cgroups) cleanup(ids []string, running func(string) bool) error {
+	var errs []error
+	for _, id := range ids {
+		if !running(id) {
+			errs = append(errs, c.destroy(c.lookup(id)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// staleAge is how old an empty sandbox cgroup must be before sweepStale
+// removes it: a launch fills its cgroup well within that time.
+const staleAge = time.Minute
+
+// sweepStale removes empty sandbox cgroups of any engine on this host that
+// are older than staleAge: left by a server killed while its state dir
+// went away too (tests' temporary dirs do). Only rmdir is used, which the
+// kernel refuses for a cgroup that still has processes.
+func (c *cgroups) sweepStale() {
+	parents := []string{c.v2}
+	for _, dir := range c.v1 {
+		parents = append(parents, dir)
+	}
+	for _, parent := range parents {
+		if parent == "" {
+			continue
+		}
+		entries, err := os.ReadDir(parent)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if !e.IsDir() || !strings.HasPrefix(e.Name(), cgroupPrefix) {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil || time.Since(info.ModTime()) < staleAge {
+				continue
+			}
+			_ = syscall.Rmdir(filepath.Join(parent, e.Name()))
+		}
+	}
+}

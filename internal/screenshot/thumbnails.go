@@ -1,0 +1,146 @@
+package screenshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// Thumbnail size: a 16:10 desktop viewport, shown scaled down on cards.
+const (
+	thumbWidth  = 1280
+	thumbHeight = 800
+)
+
+// DialFunc connects to a port inside a sandbox.
+type DialFunc func(ctx context.Context, sandboxID string, port int) (net.Conn, error)
+
+// Thumbnails keeps the latest preview screenshot of each project as
+// {dir}/{projectID}.png.
+type Thumbnails struct {
+	dir    string
+	dial   DialFunc
+	logger *slog.Logger
+}
+
+// NewThumbnails stores thumbnails in dir, reaching sandbox ports with dial.
+func NewThumbnails(dir string, dial DialFunc, logger *slog.Logger) (*Thumbnails, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create thumbnail dir: %w", err)
+	}
+	return &Thumbnails{dir: dir, dial: dial, logger: logger}, nil
+}
+
+// Project ids are UUIDs; anything else never becomes a file name.
+var validID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+func (t *Thumbnails) path(projectID string) (string, error) {
+	if !validID.MatchString(projectID) {
+		return "", fmt.Errorf("screenshot: invalid project id %q", projectID)
+	}
+	return filepath.Join(t.dir, projectID+".png"), nil
+}
+
+// Capture screenshots the app on a sandbox port and stores it as the
+// project's thumbnail. Chromium reaches the port through a loopback proxy
+// that dials the sandbox directly, so it needs neither the preview domain
+// nor a preview login.
+func (t *Thumbnails) Capture(ctx context.Context, projectID, sandboxID string, port int) error {
+	dst, err := t.path(projectID)
+	if err != nil {
+		return err
+	}
+	browser, err := FindBrowser()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("screenshot proxy: %w", err)
+	}
+	target := &url.URL{Scheme: "http", Host: fmt.Sprintf("localhost:%d", port)}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return t.dial(ctx, sandboxID, port)
+		},
+	}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		_ = srv.Close() // closes the listener; Serve then returns ErrServerClosed
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.logger.Warn("screenshot proxy", "err", err)
+		}
+	}()
+
+	png, err := Capture(ctx, browser, "http://"+ln.Addr().String()+"/", thumbWidth, thumbHeight)
+	if err != nil {
+		return err
+	}
+	// Write then rename, so a reader never sees half a file.
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, png, 0o640); err != nil {
+		return fmt.Errorf("save thumbnail: %w", err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("save thumbnail: %w", err)
+	}
+	return nil
+}
+
+// Open returns the project's thumbnail file and its modification time, or
+// an error wrapping fs.ErrNotExist if there is none yet.
+func (t *Thumbnails) Open(projectID string) (*os.File, time.Time, error) {
+	p, err := t.path(projectID)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, time.Time{}, err
+	}
+	return f, st.ModTime(), nil
+}
+
+// ModTime reports when the project's thumbnail was taken; ok is false if
+// there is none.
+func (t *Thumbnails) ModTime(projectID string) (time.Time, bool) {
+	p, err := t.path(projectID)
+	if err != nil {
+		return time.Time{}, false
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return st.ModTime(), true
+}
+
+// Delete removes the project's thumbnail, if any.
+func (t *Thumbnails) Delete(projectID string) error {
+	p, err := t.path(projectID)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}

@@ -209,18 +209,14 @@ func (b *browser) createWebsite(prompt string) string {
 	return strings.TrimPrefix(path, "/p/")
 }
 
-// startUIServer starts a server whose app and previews are one site, as in
-// a deployment (app.example.com, *.preview.app.example.com): the preview
-// frame's cookie is then first-party. (On the bare localhost default, app
-// and previews are different sites and the frame needs third-party cookies,
-// which this Chromium blocks by default.)
+// startUIServer starts a server on the defaults `make run` uses: the app on
+// localhost, previews on *.preview.localhost. They are different sites, so
+// the preview frame relies on its partitioned (CHIPS) cookie.
 func startUIServer(t *testing.T, model *anthropictest.Server) *server {
 	t.Helper()
 	return startServer(t, t.TempDir(), map[string]string{
 		"ANTHROPIC_API_KEY":  anthropictest.APIKey,
 		"ANTHROPIC_BASE_URL": model.URL(),
-		"QV_PUBLIC_URL":      "http://app.localhost:{port}",
-		"QV_PREVIEW_DOMAIN":  "preview.app.localhost",
 	})
 }
 
@@ -267,7 +263,7 @@ func TestBrowserCreateWatchPreviewEdit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sandboxLabel != p.SandboxID || !strings.Contains(previewURL, p.SandboxID+".preview.app.localhost") {
+	if sandboxLabel != p.SandboxID || !strings.Contains(previewURL, p.SandboxID+".preview.localhost") {
 		t.Errorf("preview bar shows url %q sandbox %q; want the project's sandbox %s", previewURL, sandboxLabel, p.SandboxID)
 	}
 	var sandboxAttr string

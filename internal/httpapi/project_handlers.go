@@ -187,20 +187,6 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ct := "application/octet-stream"
-	if utf8.Valid(data) {
-		ct = "text/plain; charset=utf-8"
-	}
-	h := w.Header()
-	h.Set("Content-Type", ct)
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(data); err != nil {
-		// The status is sent; all that is left is to note the client left.
-		s.Logger.Debug("write file response", "request_id", requestID(r.Context()), "err", err)
-	}
+	s.writeInert(w, r, data)
 	return nil
 }

@@ -1,16 +1,13 @@
 package httpapi
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -189,47 +186,17 @@ func (s *Server) sandboxLogs(w http.ResponseWriter, r *http.Request) error {
 		return sandbox.ErrNotRunning
 	}
 	req.Follow = true
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-transform")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
-	if err := sw.write([]byte("retry: 3000\n\n")); err != nil {
-		return nil
-	}
-	ctx := r.Context()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(s.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := sw.write([]byte(": ping\n\n")); err != nil {
-					return
-				}
+	err = s.serveSSE(w, r, func(ctx context.Context, sw *sseWriter) error {
+		return s.Lifecycle.ProcessLogs(ctx, sb.ID, req, func(l sandbox.LogLine) error {
+			data, err := json.Marshal(logLineJSON(l))
+			if err != nil {
+				return err
 			}
-		}
+			return sw.frame(l.Seq, "log", data)
+		})
 	})
-	err = s.Lifecycle.ProcessLogs(ctx, sb.ID, req, func(l sandbox.LogLine) error {
-		data, err := json.Marshal(logLineJSON(l))
-		if err != nil {
-			return err
-		}
-		var b bytes.Buffer
-		fmt.Fprintf(&b, "id: %d\nevent: log\ndata: %s\n\n", l.Seq, data)
-		return sw.write(b.Bytes())
-	})
-	close(stop)
-	wg.Wait()
-	if err != nil && ctx.Err() == nil {
-		s.Logger.Info("log stream ended", "request_id", requestID(ctx), "sandbox_id", sb.ID, "err", err)
+	if err != nil {
+		s.Logger.Info("log stream ended", "request_id", requestID(r.Context()), "sandbox_id", sb.ID, "err", err)
 	}
 	return nil
 }

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/quickvibe/quickvibe/internal/auth"
 	"github.com/quickvibe/quickvibe/internal/project"
@@ -169,20 +167,7 @@ func (s *Server) getSharedFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ct := "application/octet-stream"
-	if utf8.Valid(data) {
-		ct = "text/plain; charset=utf-8"
-	}
-	h := w.Header()
-	h.Set("Content-Type", ct)
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(data); err != nil {
-		s.Logger.Debug("write shared file", "request_id", requestID(r.Context()), "err", err)
-	}
+	s.writeInert(w, r, data)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -62,20 +63,27 @@ func (sw *sseWriter) write(b []byte) error {
 	return sw.rc.Flush()
 }
 
+// frame writes one SSE event whose data is already JSON.
+func (sw *sseWriter) frame(id int64, event string, data []byte) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "id: %d\nevent: %s\ndata: %s\n\n", id, event, data)
+	return sw.write(b.Bytes())
+}
+
 func (sw *sseWriter) event(e store.Event) error {
 	data, err := json.Marshal(sseFrame{Type: e.Type, Seq: e.Seq, RunID: e.RunID, Time: e.CreatedAt, Data: e.Data})
 	if err != nil {
 		return err
 	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, data)
-	return sw.write(b.Bytes())
+	return sw.frame(e.Seq, e.Type, data)
 }
 
-// streamEvents sends a run's events after afterSeq as SSE until the run
-// ends (a finished run is replayed, then the stream closes) or the client
-// goes away. Closing the stream never stops the run.
-func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, runID string, afterSeq int64) error {
+// serveSSE answers with an event stream: follow writes the events and
+// returns when the stream is over, while heartbeat comments keep idle
+// connections alive. Its error is returned for logging only: the headers are
+// sent, so the client just sees the stream end and resumes with
+// Last-Event-ID.
+func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, follow func(ctx context.Context, sw *sseWriter) error) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-transform")
@@ -83,7 +91,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, runID stri
 	w.WriteHeader(http.StatusOK)
 	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
 	if err := sw.write([]byte("retry: 3000\n\n")); err != nil {
-		return nil
+		return err
 	}
 
 	ctx := r.Context()
@@ -105,13 +113,24 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, runID stri
 			}
 		}
 	})
-	err := s.Events.Follow(ctx, runID, afterSeq, sw.event)
+	err := follow(ctx, sw)
 	close(stop)
 	wg.Wait()
-	if err != nil && ctx.Err() == nil {
-		// Headers are sent, so the client only sees the stream end; it
-		// reconnects with Last-Event-ID and loses nothing.
-		s.Logger.Warn("event stream ended early", "request_id", requestID(ctx), "run_id", runID, "err", err)
+	if ctx.Err() != nil {
+		return nil // the client left; nothing went wrong
+	}
+	return err
+}
+
+// streamEvents sends a run's events after afterSeq as SSE until the run
+// ends (a finished run is replayed, then the stream closes) or the client
+// goes away. Closing the stream never stops the run.
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, runID string, afterSeq int64) error {
+	err := s.serveSSE(w, r, func(ctx context.Context, sw *sseWriter) error {
+		return s.Events.Follow(ctx, runID, afterSeq, sw.event)
+	})
+	if err != nil {
+		s.Logger.Warn("event stream ended early", "request_id", requestID(r.Context()), "run_id", runID, "err", err)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -114,25 +113,6 @@ func (s *Server) getVersionFile(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.writeInert(w, r, data)
 	return nil
-}
-
-// writeInert sends untrusted file bytes so that a browser never runs them
-// on the app's origin.
-func (s *Server) writeInert(w http.ResponseWriter, r *http.Request, data []byte) {
-	ct := "application/octet-stream"
-	if utf8.Valid(data) {
-		ct = "text/plain; charset=utf-8"
-	}
-	h := w.Header()
-	h.Set("Content-Type", ct)
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(data); err != nil {
-		s.Logger.Debug("write file response", "request_id", requestID(r.Context()), "err", err)
-	}
 }
 
 func (s *Server) versionDiff(w http.ResponseWriter, r *http.Request) error {

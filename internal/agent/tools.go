@@ -321,7 +321,9 @@ func (x *executor) editFile(ctx context.Context, raw json.RawMessage, ev *ToolEv
 	return fmt.Sprintf("Edited %s (+%d -%d lines).", p, ev.LinesAdded, ev.LinesRemoved), nil
 }
 
-func (x *executor) readFile(ctx context.Context, raw json.RawMessage, ev *ToolEvent) (string, error) {
+// singlePath decodes the input of a tool that takes only a file path and
+// notes the file and action on ev.
+func singlePath(raw json.RawMessage, ev *ToolEvent, action string) (string, error) {
 	var in struct {
 		Path *string `json:"path"`
 	}
@@ -332,8 +334,15 @@ func (x *executor) readFile(ctx context.Context, raw json.RawMessage, ev *ToolEv
 	if err != nil {
 		return "", err
 	}
-	ev.File = p
-	ev.Action = ActionRead
+	ev.File, ev.Action = p, action
+	return p, nil
+}
+
+func (x *executor) readFile(ctx context.Context, raw json.RawMessage, ev *ToolEvent) (string, error) {
+	p, err := singlePath(raw, ev, ActionRead)
+	if err != nil {
+		return "", err
+	}
 	data, err := x.ws.ReadFile(ctx, p)
 	if err != nil {
 		return "", wsError(ctx, "read", p, err)
@@ -438,18 +447,10 @@ func (x *executor) runCommand(ctx context.Context, raw json.RawMessage, ev *Tool
 }
 
 func (x *executor) deleteFile(ctx context.Context, raw json.RawMessage, ev *ToolEvent) (string, error) {
-	var in struct {
-		Path *string `json:"path"`
-	}
-	if err := decodeInput(raw, &in); err != nil {
-		return "", err
-	}
-	p, err := pathArg(in.Path)
+	p, err := singlePath(raw, ev, ActionDelete)
 	if err != nil {
 		return "", err
 	}
-	ev.File = p
-	ev.Action = ActionDelete
 	old, err := x.ws.ReadFile(ctx, p)
 	if err != nil {
 		return "", wsError(ctx, "read", p, err)

@@ -54,7 +54,7 @@ func TestCLIUsersLoginAndNew(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("new = %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	for _, want := range []string{"» creating", "» generating", "✎ create index.html (+1 −0)", "» preview", "Preview: http://3000-"} {
+	for _, want := range []string{"» creating", "» generating", "✎ create index.html (+1 −0)", "» preview", "Preview: http://3000-", "Open it (link valid until "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("new output lacks %q:\n%s", want, out)
 		}

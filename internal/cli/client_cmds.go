@@ -193,7 +193,16 @@ func (e env) newCmd() *cobra.Command {
 			if _, err := c.PromptStream(cmd.Context(), p.ID, prompt, pr.event); err != nil {
 				return err
 			}
-			return pr.result()
+			if err := pr.result(); err != nil {
+				return err
+			}
+			// Previews are private: hand out a signed link that opens it.
+			signed, err := c.PreviewURL(cmd.Context(), p.ID, 0)
+			if err != nil {
+				return fmt.Errorf("the app is built, but no preview link could be made: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "Open it (link valid until %s): %s\n", signed.ExpiresAt.Local().Format("15:04"), signed.URL)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "", "server URL (default QV_URL, else the saved one)")

@@ -63,6 +63,7 @@ var authzMatrix = map[string]expect{
 	"GET /api/projects/{id}/versions/{v}/files/{path...}": ownerOnly,
 	"GET /api/projects/{id}/versions/{v}/diff":            ownerOnly,
 	"POST /api/projects/{id}/versions/{v}/restore":        ownerOnly,
+	"GET /api/projects/{id}/versions/{v}/thumbnail.png":   {http.StatusUnauthorized, http.StatusNotFound, authorizedOrMissing, http.StatusNotFound},
 	"GET /api/projects/{id}/export.zip":                   ownerOnly,
 	"GET /api/projects/{id}/export.bundle":                ownerOnly,
 	"GET /api/projects/{id}/remote":                       ownerOnly,

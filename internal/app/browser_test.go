@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/quickvibe/quickvibe/internal/llm/anthropictest"
+	"github.com/quickvibe/quickvibe/internal/sandbox"
 	"github.com/quickvibe/quickvibe/internal/screenshot"
 	"github.com/quickvibe/quickvibe/internal/web"
 )
@@ -363,16 +365,61 @@ func TestBrowserTerminal(t *testing.T) {
 	s := startUIServer(t, model)
 	b := newBrowser(t, s, "owner")
 	b.signUp("owner@example.com", "correct horse battery")
-	b.createWebsite("a page")
+	id := b.createWebsite("a page")
 	b.waitJS("run complete", `!!document.querySelector('.run[data-state=complete]')`)
 	b.run("open terminal tab", chromedp.Click(`#tab-terminal`, chromedp.ByQuery))
 	b.waitJS("terminal connected", `!!document.querySelector('.xterm-helper-textarea') && !document.querySelector('.terminal-bar')`)
-	// Text goes in as one input event and Enter as a bare key press, the way
-	// a keyboard delivers them; chromedp's KeyEvent would send each
-	// character both as a key press and as input, and xterm would see it twice.
-	b.run("type ls",
+	b.typeInTerminal("ls")
+	b.waitJS("ls output", `(document.querySelector('.xterm-rows')?.textContent ?? '').includes('notes-for-terminal.txt')`)
+	b.screenshot("terminal")
+
+	// The Logs tab follows the dev server itself, after the run too: its
+	// start line is there, and when it is killed the supervisor's note and
+	// the restarted server's start line arrive live, each shown once.
+	const startLine = `[...document.querySelectorAll('.log-line.log-stdout')].filter(e => e.textContent.startsWith('qv-serve: serving')).length`
+	b.run("open logs tab", chromedp.Click(`#tab-logs`, chromedp.ByQuery))
+	b.waitJS("dev server start line", startLine+` === 1 && !!document.querySelector('.logs-status.logs-live')`)
+	b.screenshot("logs")
+	// Kill the dev server from inside the sandbox (no pkill there: find it in
+	// /proc; the bracket keeps the pattern from matching this shell itself).
+	p, err := s.app.Store.ProjectByID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kill := `for p in /proc/[0-9]*; do grep -qa 'qv-[s]erve' $p/cmdline 2>/dev/null && kill ${p#/proc/}; done; true`
+	if res, err := s.app.Sandboxes().Exec(t.Context(), p.SandboxID, sandbox.ExecRequest{Command: kill}); err != nil || res.ExitCode != 0 {
+		t.Fatalf("kill the dev server: %+v, %v", res, err)
+	}
+	b.waitJS("supervisor note", `[...document.querySelectorAll('.log-line.log-system')].some(e => e.textContent.includes('exited'))`)
+	b.waitJS("restarted dev server", startLine+` === 2`)
+	var seqs []int
+	b.eval(`[...document.querySelectorAll('.log-line')].map(e => Number(e.dataset.seq))`, &seqs)
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] <= seqs[i-1] {
+			t.Fatalf("log lines out of order or repeated: seq %v", seqs)
+		}
+	}
+	b.screenshot("logs-restarted")
+
+	// A stopped sandbox says so instead of leaving the tab waiting.
+	var status int
+	b.evalAsync(fmt.Sprintf(`fetch('/api/projects/%s').then(r => r.json()).then(p => fetch('/api/sandboxes/' + p.sandboxId + '/stop', {method: 'POST'})).then(r => r.status)`, id), &status)
+	if status != http.StatusOK && status != http.StatusNoContent {
+		t.Fatalf("stop sandbox = %d", status)
+	}
+	b.waitJS("sandbox stopped state", `(document.querySelector('.logs-status.logs-stopped')?.textContent ?? '').includes('Sandbox stopped')`)
+	b.screenshot("logs-stopped")
+}
+
+// typeInTerminal types a command and Enter into the terminal. Text goes in
+// as one input event and Enter as a bare key press, the way a keyboard
+// delivers them; chromedp's KeyEvent would send each character both as a
+// key press and as input, and xterm would see it twice.
+func (b *browser) typeInTerminal(command string) {
+	b.t.Helper()
+	b.run("type "+command,
 		chromedp.Click(`.terminal-host`, chromedp.ByQuery),
-		chromedp.ActionFunc(func(ctx context.Context) error { return input.InsertText("ls").Do(ctx) }),
+		chromedp.ActionFunc(func(ctx context.Context) error { return input.InsertText(command).Do(ctx) }),
 		chromedp.ActionFunc(func(ctx context.Context) error {
 			enter := input.DispatchKeyEvent(input.KeyRawDown).WithKey("Enter").WithCode("Enter").WithWindowsVirtualKeyCode(13)
 			if err := enter.Do(ctx); err != nil {
@@ -381,8 +428,6 @@ func TestBrowserTerminal(t *testing.T) {
 			return input.DispatchKeyEvent(input.KeyUp).WithKey("Enter").WithCode("Enter").WithWindowsVirtualKeyCode(13).Do(ctx)
 		}),
 	)
-	b.waitJS("ls output", `(document.querySelector('.xterm-rows')?.textContent ?? '').includes('notes-for-terminal.txt')`)
-	b.screenshot("terminal")
 }
 
 func TestBrowserReloadMidRunResumesWithoutDuplicates(t *testing.T) {

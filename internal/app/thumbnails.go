@@ -10,13 +10,14 @@ import (
 )
 
 // screenshotAfterRun returns the run hook that photographs a project's
-// preview after each successful run, for its dashboard card.
-func screenshotAfterRun(th *screenshot.Thumbnails) func(ctx context.Context, p store.Project, sandboxID string) error {
-	return func(ctx context.Context, p store.Project, sandboxID string) error {
+// preview after each successful run, for its dashboard card and for the
+// version the run recorded.
+func screenshotAfterRun(th *screenshot.Thumbnails) func(ctx context.Context, p store.Project, sandboxID, versionID string) error {
+	return func(ctx context.Context, p store.Project, sandboxID, versionID string) error {
 		pt, ok := project.Lookup(p.Type)
 		if !ok {
 			return fmt.Errorf("thumbnail of project %s: unknown project type %q", p.ID, p.Type)
 		}
-		return th.Capture(ctx, p.ID, sandboxID, pt.Port)
+		return th.Capture(ctx, p.ID, versionID, sandboxID, pt.Port)
 	}
 }

@@ -124,6 +124,23 @@ func TestProjectRenameRunsThumbnailDelete(t *testing.T) {
 		t.Fatalf("the run left no version history: %v", err)
 	}
 
+	// The screenshot is stored with the version the run recorded too (it is
+	// written before the project's, so it is there by now), and is the same
+	// picture; a version of another project's id is not found.
+	var complete struct {
+		VersionID string `json:"versionId"`
+	}
+	if err := json.Unmarshal(evs[len(evs)-1].Data, &complete); err != nil || complete.VersionID == "" {
+		t.Fatalf("complete event %s has no versionId (%v)", evs[len(evs)-1].Data, err)
+	}
+	versionThumb := base + "/versions/" + complete.VersionID + "/thumbnail.png"
+	if code, body := uiCall(t, owner, "GET", versionThumb, nil); code != 200 || !bytes.Equal(body, shot) {
+		t.Errorf("the run's version thumbnail = %d (%d bytes), want 200 and the project's thumbnail (%d bytes)", code, len(body), len(shot))
+	}
+	if code, body := uiCall(t, owner, "GET", base+"/versions/0000000000000000000000000000000000000000/thumbnail.png", nil); code != 404 {
+		t.Errorf("thumbnail of an unknown version = %d %s, want 404", code, body)
+	}
+
 	// Rename: bad names are refused, a good one is stored.
 	for _, bad := range []string{"", "   ", strings.Repeat("x", 101)} {
 		if code, body := uiCall(t, owner, "PATCH", base, map[string]string{"name": bad}); code != 400 {
@@ -153,6 +170,7 @@ func TestProjectRenameRunsThumbnailDelete(t *testing.T) {
 		{"DELETE", base, nil},
 		{"GET", base + "/runs", nil},
 		{"GET", base + "/thumbnail.png", nil},
+		{"GET", versionThumb, nil},
 	} {
 		if code, body := uiCall(t, other, c.method, c.path, c.body); code != 404 {
 			t.Errorf("other user's %s %s = %d %s, want 404", c.method, c.path, code, body)
@@ -175,6 +193,7 @@ func TestProjectRenameRunsThumbnailDelete(t *testing.T) {
 	for _, leftover := range []string{
 		filepath.Join(s.dataDir, "projects", p.ID),
 		filepath.Join(s.dataDir, "thumbnails", p.ID+".png"),
+		filepath.Join(s.dataDir, "thumbnails", p.ID),
 	} {
 		if _, err := os.Stat(leftover); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s after delete: err = %v, want it gone", leftover, err)

@@ -67,6 +67,7 @@ func (s *Server) routes() http.Handler {
 	add("GET /api/projects/{id}/versions/{v}/files/{path...}", AccessUser, s.getVersionFile)
 	add("GET /api/projects/{id}/versions/{v}/diff", AccessUser, s.versionDiff)
 	add("POST /api/projects/{id}/versions/{v}/restore", AccessUser, s.restoreVersion)
+	add("GET /api/projects/{id}/versions/{v}/thumbnail.png", AccessUser, s.versionThumbnail)
 	add("GET /api/projects/{id}/export.zip", AccessUser, s.exportZip)
 	add("GET /api/projects/{id}/export.bundle", AccessUser, s.exportBundle)
 	add("POST /api/projects/import", AccessUser, s.importProject)

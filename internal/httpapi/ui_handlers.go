@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -104,7 +105,30 @@ func (s *Server) projectThumbnail(w http.ResponseWriter, r *http.Request) error 
 	if s.Thumbnails == nil {
 		return errNotFound
 	}
-	f, mod, err := s.Thumbnails.Open(p.ID)
+	return serveThumbnail(w, r, func() (*os.File, time.Time, error) { return s.Thumbnails.Open(p.ID) })
+}
+
+// versionThumbnail serves the screenshot taken after the run that recorded
+// a version; versions from edits, imports and restores have none (404).
+func (s *Server) versionThumbnail(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.ownedProject(r)
+	if err != nil {
+		return err
+	}
+	if s.Thumbnails == nil || s.Versions == nil {
+		return errNotFound
+	}
+	// Resolving the version first means a prefix works as elsewhere and an
+	// unknown version gets the versions API's own not-found answer.
+	v, err := s.Versions.Get(r.Context(), p.ID, r.PathValue("v"))
+	if err != nil {
+		return err
+	}
+	return serveThumbnail(w, r, func() (*os.File, time.Time, error) { return s.Thumbnails.OpenVersion(p.ID, v.ID) })
+}
+
+func serveThumbnail(w http.ResponseWriter, r *http.Request, open func() (*os.File, time.Time, error)) error {
+	f, mod, err := open()
 	if errors.Is(err, fs.ErrNotExist) {
 		return errNotFound
 	}

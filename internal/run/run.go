@@ -99,8 +99,9 @@ type Config struct {
 	Versions Versions
 	// AfterSuccess, if set, runs after a successful run's complete event,
 	// e.g. to screenshot the preview; its error is logged, never shown,
-	// because the run has already succeeded.
-	AfterSuccess func(ctx context.Context, p store.Project, sandboxID string) error
+	// because the run has already succeeded. versionID is the version the
+	// run recorded, "" if none.
+	AfterSuccess func(ctx context.Context, p store.Project, sandboxID, versionID string) error
 	// EgressRefusals, if set, calls fn with a line for every request of
 	// the sandbox that its egress proxy refused, until stop is called; the
 	// run shows them as `log` events (stream "egress").
@@ -358,7 +359,7 @@ func (m *Manager) execute(ctx context.Context, r store.Run, p store.Project, u s
 		// Bounded by the manager's context, so shutdown does not wait on it.
 		afterCtx, cancelAfter := context.WithTimeout(m.ctx, time.Minute)
 		defer cancelAfter()
-		if err := m.cfg.AfterSuccess(afterCtx, p, res.sandboxID); err != nil {
+		if err := m.cfg.AfterSuccess(afterCtx, p, res.sandboxID, versionID); err != nil {
 			logger.Warn("after successful run", "err", err)
 		}
 	}

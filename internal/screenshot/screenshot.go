@@ -1,5 +1,6 @@
 // Package screenshot takes pictures of web pages with headless Chromium and
-// keeps one thumbnail per project, shown on the dashboard.
+// keeps a thumbnail per version and the latest per project, shown on the
+// dashboard.
 package screenshot
 
 import (

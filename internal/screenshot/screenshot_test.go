@@ -41,7 +41,8 @@ func TestThumbnailsCaptureThroughDialer(t *testing.T) {
 	if _, _, err := th.Open(project); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Open before capture: err = %v, want not exist", err)
 	}
-	if err := th.Capture(t.Context(), project, "sbx1", 3000); err != nil {
+	const version = "3f1c2a9e8d7b6a5f4e3d2c1b0a9f8e7d6c5b4a39"
+	if err := th.Capture(t.Context(), project, version, "sbx1", 3000); err != nil {
 		t.Fatalf("Capture: %v", err)
 	}
 	if hits == 0 || len(dialed) == 0 || dialed[0] != "sbx1" {
@@ -69,6 +70,21 @@ func TestThumbnailsCaptureThroughDialer(t *testing.T) {
 	if _, ok := th.ModTime(project); !ok {
 		t.Error("ModTime after capture: none")
 	}
+	vf, _, err := th.OpenVersion(project, version)
+	if err != nil {
+		t.Fatalf("the version's thumbnail: %v", err)
+	}
+	vdata, err := io.ReadAll(vf)
+	vf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(vdata, data) {
+		t.Error("the version's thumbnail differs from the project's latest")
+	}
+	if _, _, err := th.OpenVersion(project, "0000000000000000000000000000000000000000"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenVersion of another version: err = %v, want not exist", err)
+	}
 	if err := th.Delete(project); err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +94,9 @@ func TestThumbnailsCaptureThroughDialer(t *testing.T) {
 	if _, ok := th.ModTime(project); ok {
 		t.Error("thumbnail still there after Delete")
 	}
+	if _, _, err := th.OpenVersion(project, version); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("version thumbnail after Delete: err = %v, want not exist", err)
+	}
 }
 
 func TestThumbnailsRejectPathLikeIDs(t *testing.T) {
@@ -86,8 +105,14 @@ func TestThumbnailsRejectPathLikeIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"", "../x", "a/b", "..", "x.png"} {
-		if err := th.Capture(t.Context(), id, "s", 1); err == nil {
+		if err := th.Capture(t.Context(), id, "", "s", 1); err == nil {
 			t.Errorf("Capture(%q) succeeded", id)
+		}
+		if err := th.Capture(t.Context(), "p1", id+"/", "s", 1); err == nil {
+			t.Errorf("Capture of version %q succeeded", id+"/")
+		}
+		if _, _, err := th.OpenVersion("p1", id); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("OpenVersion(%q): err = %v, want not exist", id, err)
 		}
 		if _, _, err := th.Open(id); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Open(%q): err = %v, want not exist", id, err)

@@ -25,8 +25,9 @@ const (
 // DialFunc connects to a port inside a sandbox.
 type DialFunc func(ctx context.Context, sandboxID string, port int) (net.Conn, error)
 
-// Thumbnails keeps the latest preview screenshot of each project as
-// {dir}/{projectID}.png.
+// Thumbnails keeps the preview screenshot of each version as
+// {dir}/{projectID}/{versionID}.png and the latest one, shown on the
+// project's card, as {dir}/{projectID}.png.
 type Thumbnails struct {
 	dir    string
 	dial   DialFunc
@@ -51,14 +52,31 @@ func (t *Thumbnails) path(projectID string) (string, error) {
 	return filepath.Join(t.dir, projectID+".png"), nil
 }
 
+func (t *Thumbnails) versionPath(projectID, versionID string) (string, error) {
+	if !validID.MatchString(projectID) {
+		return "", fmt.Errorf("screenshot: invalid project id %q", projectID)
+	}
+	if !validID.MatchString(versionID) {
+		return "", fmt.Errorf("screenshot: invalid version id %q", versionID)
+	}
+	return filepath.Join(t.dir, projectID, versionID+".png"), nil
+}
+
 // Capture screenshots the app on a sandbox port and stores it as the
-// project's thumbnail. Chromium reaches the port through a loopback proxy
-// that dials the sandbox directly, so it needs neither the preview domain
-// nor a preview login.
-func (t *Thumbnails) Capture(ctx context.Context, projectID, sandboxID string, port int) error {
+// project's thumbnail and, unless versionID is empty (no version was
+// recorded), as that version's. Chromium reaches the port through a
+// loopback proxy that dials the sandbox directly, so it needs neither the
+// preview domain nor a preview login.
+func (t *Thumbnails) Capture(ctx context.Context, projectID, versionID, sandboxID string, port int) error {
 	dst, err := t.path(projectID)
 	if err != nil {
 		return err
+	}
+	var versionDst string
+	if versionID != "" {
+		if versionDst, err = t.versionPath(projectID, versionID); err != nil {
+			return err
+		}
 	}
 	browser, err := FindBrowser()
 	if err != nil {
@@ -89,9 +107,21 @@ func (t *Thumbnails) Capture(ctx context.Context, projectID, sandboxID string, p
 	if err != nil {
 		return err
 	}
-	// Write then rename, so a reader never sees half a file.
+	if versionDst != "" {
+		if err := os.MkdirAll(filepath.Dir(versionDst), 0o750); err != nil {
+			return fmt.Errorf("save thumbnail: %w", err)
+		}
+		if err := writeAtomic(versionDst, png); err != nil {
+			return err
+		}
+	}
+	return writeAtomic(dst, png)
+}
+
+// writeAtomic writes then renames, so a reader never sees half a file.
+func writeAtomic(dst string, data []byte) error {
 	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, png, 0o640); err != nil {
+	if err := os.WriteFile(tmp, data, 0o640); err != nil {
 		return fmt.Errorf("save thumbnail: %w", err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
@@ -107,6 +137,21 @@ func (t *Thumbnails) Open(projectID string) (*os.File, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
 	}
+	return openFile(p)
+}
+
+// OpenVersion returns the thumbnail taken after the run that recorded a
+// version, or an error wrapping fs.ErrNotExist if there is none (the
+// version came from an edit or import, or predates per-version thumbnails).
+func (t *Thumbnails) OpenVersion(projectID, versionID string) (*os.File, time.Time, error) {
+	p, err := t.versionPath(projectID, versionID)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	return openFile(p)
+}
+
+func openFile(p string) (*os.File, time.Time, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -133,7 +178,7 @@ func (t *Thumbnails) ModTime(projectID string) (time.Time, bool) {
 	return st.ModTime(), true
 }
 
-// Delete removes the project's thumbnail, if any.
+// Delete removes the project's thumbnails, if any.
 func (t *Thumbnails) Delete(projectID string) error {
 	p, err := t.path(projectID)
 	if err != nil {
@@ -142,5 +187,5 @@ func (t *Thumbnails) Delete(projectID string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return nil
+	return os.RemoveAll(filepath.Join(t.dir, projectID))
 }

@@ -30,7 +30,8 @@ export interface ProjectType {
   emoji: string;
   description: string;
   port: number;
-  agent?: string;
+  // What the agent specialises in for this type.
+  agent?: { badge: string; description: string };
 }
 
 export interface Project {
@@ -115,6 +116,9 @@ export const api = {
   renameProject: (id: string, name: string) => request<Project>('PATCH', `/api/projects/${enc(id)}`, { name }),
   deleteProject: (id: string) => request<void>('DELETE', `/api/projects/${enc(id)}`),
   runs: (id: string) => request<{ runs: Run[] }>('GET', `/api/projects/${enc(id)}/runs`).then((r) => r.runs),
+  // A sandbox's process output as JSON; url is built by DevLogStream.
+  sandboxLogs: (url: string) =>
+    request<{ state: string; lines: { seq: number; time?: string; stream: string; line: string }[] }>('GET', url),
   prompt: (id: string, prompt: string) => request<{ runId: string }>('POST', `/api/projects/${enc(id)}/prompts`, { prompt }),
   cancel: (runId: string) => request<void>('POST', `/api/runs/${enc(runId)}/cancel`),
   files: (id: string) => request<{ files: FileEntry[] }>('GET', `/api/projects/${enc(id)}/files`).then((r) => r.files),

@@ -40,7 +40,7 @@ export function NewProject({ status }: { status: Status }) {
     }
   };
 
-  const agent = status.model.configured ? status.model.model || status.model.provider || 'AI agent' : 'No model';
+  const model = status.model.configured ? status.model.model || status.model.provider || 'AI agent' : 'No model configured';
 
   return (
     <section class="new-project" aria-labelledby="new-title">
@@ -67,7 +67,9 @@ export function NewProject({ status }: { status: Status }) {
               </span>
               <span class="type-name">{t.name}</span>
               <span class="type-desc">{t.description}</span>
-              <span class="agent-badge">{agent}</span>
+              <span class="agent-badge" title={t.agent ? `${t.agent.description} (${model})` : model}>
+                {t.agent?.badge ?? model}
+              </span>
             </button>
           ))}
         </div>

@@ -81,7 +81,11 @@ export function ProjectPage({ id }: { id: string; status: Status }) {
 
   const sandboxId = latest?.sandboxId || project.sandboxId;
   const previewUrl = [...conv.runs].reverse().find((r) => r.previewUrl)?.previewUrl || project.previewUrl;
-  const logs = conv.runs.flatMap((r) => r.logs);
+  // The dev server's own lines come live from the sandbox (LogsPane); the
+  // run's log events repeat them while it waits for the app, so only its
+  // other notes are kept.
+  const runNotes = (latest?.logs ?? []).filter((l) => l.stream !== 'stdout' && l.stream !== 'stderr');
+  const wakeKey = conv.runs.length * 2 + (running ? 1 : 0);
 
   return (
     <div class="project-page" style={{ '--split': `${split}%` }}>
@@ -120,7 +124,6 @@ export function ProjectPage({ id }: { id: string; status: Status }) {
                 }}
               >
                 {t.label}
-                {t.id === 'logs' && logs.length > 0 && <span class="tab-count">{logs.length}</span>}
               </button>
             ))}
           </div>
@@ -144,7 +147,7 @@ export function ProjectPage({ id }: { id: string; status: Status }) {
               {tab === 'terminal' && <TerminalPane sandboxId={sandboxId} />}
             </div>
             <div role="tabpanel" id="panel-logs" aria-labelledby="tab-logs" hidden={tab !== 'logs'} class="panel">
-              <LogsPane logs={logs} />
+              <LogsPane sandboxId={sandboxId} wakeKey={wakeKey} runNotes={runNotes} />
             </div>
           </div>
         </div>

@@ -180,6 +180,12 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return s.serveWorkspaceFile(w, r, p)
+}
+
+// serveWorkspaceFile sends the file named by the {path} wildcard from p's
+// workspace, inert.
+func (s *Server) serveWorkspaceFile(w http.ResponseWriter, r *http.Request, p store.Project) error {
 	if p.SandboxID == "" {
 		return errNotFound
 	}

@@ -85,16 +85,7 @@ func (s *Server) listSandboxes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getSandbox(w http.ResponseWriter, r *http.Request) error {
-	sb, err := s.ownedSandbox(r)
-	if err != nil {
-		return err
-	}
-	d, err := s.Lifecycle.Describe(r.Context(), sb.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, toSandboxJSON(d))
-	return nil
+	return s.changeSandbox(w, r, nil)
 }
 
 func (s *Server) startSandbox(w http.ResponseWriter, r *http.Request) error {
@@ -105,13 +96,17 @@ func (s *Server) stopSandbox(w http.ResponseWriter, r *http.Request) error {
 	return s.changeSandbox(w, r, s.Lifecycle.Stop)
 }
 
+// changeSandbox applies change (if any) to the caller's sandbox and answers
+// with its description.
 func (s *Server) changeSandbox(w http.ResponseWriter, r *http.Request, change func(context.Context, string) error) error {
 	sb, err := s.ownedSandbox(r)
 	if err != nil {
 		return err
 	}
-	if err := change(r.Context(), sb.ID); err != nil {
-		return err
+	if change != nil {
+		if err := change(r.Context(), sb.ID); err != nil {
+			return err
+		}
 	}
 	d, err := s.Lifecycle.Describe(r.Context(), sb.ID)
 	if err != nil {

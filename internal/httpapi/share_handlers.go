@@ -160,15 +160,7 @@ func (s *Server) getSharedFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.SandboxID == "" {
-		return errNotFound
-	}
-	data, err := s.Sandboxes.ReadFile(r.Context(), p.SandboxID, r.PathValue("path"))
-	if err != nil {
-		return err
-	}
-	s.writeInert(w, r, data)
-	return nil
+	return s.serveWorkspaceFile(w, r, p)
 }
 
 var sharePage = template.Must(template.New("share").Parse(`<!doctype html>

@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/quickvibe
 GOFLAGS ?=
 
-.PHONY: all build ui run test test-go test-web bench lint deps-run deps-test generate clean
+.PHONY: all build ui run test test-go test-web bench lint deps-run deps-test generate check-generated clean
 
 all: build
 
@@ -28,6 +28,8 @@ lint:
 	@unformatted=$$(gofmt -l cmd internal); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool -modfile=tools/go.mod staticcheck ./...
+	@$(MAKE) --no-print-directory check-generated
 
 # Builds the browser app (web/) into internal/web/dist/app, which the Go
 # binary embeds; needs Node.js 20+ and npm.
@@ -40,14 +42,21 @@ test-web:
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-# Sandbox benchmark: create-to-ready latency p50/p99 over 100 creates and
-# memory per idle sandbox over 50 serving a static site (needs bubblewrap).
+# Sandbox benchmark: create-to-ready latency p50/p99 over 100 creates, cold
+# and from a warm pool, and memory per idle sandbox over 50 serving a static
+# site, against the targets (needs bubblewrap).
 bench:
 	$(GO) test -run '^$$' -bench '^BenchmarkSandbox$$' -benchtime 1x -timeout 20m ./internal/sandbox/bwrap/
 
 # Regenerates the store's query code from internal/store/queries.sql.
 generate:
 	$(GO) generate ./internal/store/...
+
+# Fails when the committed query code is not what sqlc makes of queries.sql.
+check-generated: generate
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git diff --exit-code --stat -- internal/store || { echo "internal/store: run make generate and commit the result"; exit 1; }; \
+	fi
 
 clean:
 	rm -rf bin

@@ -32,15 +32,21 @@ func agentServer(t *testing.T, model *anthropictest.Server, env map[string]strin
 
 func signUp(t *testing.T, s *server) *client.Client {
 	t.Helper()
+	return client.New(s.url, ownerToken(t, s))
+}
+
+// ownerToken sets up the server's first user and returns an API token of it.
+func ownerToken(t *testing.T, s *server) string {
+	t.Helper()
 	owner := client.New(s.url, "")
 	if _, err := owner.Setup(t.Context(), "owner@example.com", "correct horse battery"); err != nil {
 		t.Fatalf("setup: %v", err)
 	}
-	token, err := owner.CreateToken(t.Context(), "agent")
+	token, err := owner.CreateToken(t.Context(), "owner")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return client.New(s.url, token)
+	return token
 }
 
 // runPrompt sends prompt and returns the run's events up to its terminal one.
@@ -387,7 +393,9 @@ func TestBrowserErrorsReachTheModel(t *testing.T) {
 		anthropictest.Reply(anthropictest.Text("Built.")),
 		anthropictest.Reply(anthropictest.Text("I see the error.")),
 	)
-	s, api := agentServer(t, model, nil)
+	// This is about what open previews report; the check's own browser
+	// would catch boom() before anyone opened one.
+	s, api := agentServer(t, model, map[string]string{"QV_BROWSER_CHECK": "off"})
 	p, err := api.CreateProject(t.Context(), "Site", "website")
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,6 @@ import (
 	"github.com/quickvibe/quickvibe/internal/preview"
 	"github.com/quickvibe/quickvibe/internal/run"
 	"github.com/quickvibe/quickvibe/internal/sandbox"
-	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap"
 	"github.com/quickvibe/quickvibe/internal/sandbox/lifecycle"
 	"github.com/quickvibe/quickvibe/internal/screenshot"
 	"github.com/quickvibe/quickvibe/internal/store"
@@ -45,6 +44,9 @@ type App struct {
 	lifecycle *lifecycle.Manager
 	runs      *run.Manager
 	api       *httpapi.Server
+	// browser is the headless Chromium of thumbnails and the runs' page
+	// check, started at first use; nil when none is installed.
+	browser *screenshot.Browser
 }
 
 // Options adjust an App for tests.
@@ -53,6 +55,9 @@ type Options struct {
 	Heartbeat time.Duration
 	// Now overrides the clock of rate limits and the sign-in throttle.
 	Now func() time.Time
+	// DaytonaHTTPClient is the Daytona engine's HTTP client (a test
+	// double's client, which reaches its preview hosts).
+	DaytonaHTTPClient *http.Client
 }
 
 // New opens the store and the sandbox engine and builds the HTTP handler.
@@ -79,14 +84,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, fmt.Errorf("QV_EGRESS_ALLOW: %w", err)
 	}
-	iso := cfg.Isolation
-	engine, err := bwrap.New(ctx, bwrap.Config{
-		Dir:         filepath.Join(cfg.DataDir, "sandboxes"),
-		ExecTimeout: cfg.ExecTimeout,
-		Logger:      logger.With("component", "sandbox"),
-		Limits:      &bwrap.Limits{MemoryBytes: iso.MemoryBytes, Pids: iso.Pids, CPU: iso.CPU, TmpBytes: iso.TmpBytes, DiskBytes: iso.DiskBytes},
-		Egress:      egressProxy,
-	})
+	engine, err := newEngine(ctx, cfg, logger, egressProxy, opts.DaytonaHTTPClient)
 	if err != nil {
 		return nil, fmt.Errorf("start sandbox engine: %w", err)
 	}
@@ -126,7 +124,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 
 	log := events.NewLog(a.Store)
-	thumbnails, err := screenshot.NewThumbnails(filepath.Join(cfg.DataDir, "thumbnails"), a.sandboxes.DialPort, logger.With("component", "screenshot"))
+	if path, err := screenshot.FindBrowser(); err == nil {
+		a.browser = screenshot.NewBrowser(path)
+	} else {
+		logger.Warn("no headless browser: runs do not check pages for browser errors and project cards get no thumbnails", "reason", err)
+	}
+	var checkBrowser *screenshot.Browser
+	if cfg.Agent.BrowserCheck {
+		checkBrowser = a.browser
+	}
+	thumbnails, err := screenshot.NewThumbnails(filepath.Join(cfg.DataDir, "thumbnails"), a.sandboxes.DialPort, a.browser, logger.With("component", "screenshot"))
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +148,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		BrowserErrors: func(sandboxID string, since time.Time) []string {
 			return previewProxy.BrowserErrors(sandboxID, since)
 		},
+		Browser:      checkBrowser,
 		PreviewURL:   cfg.PreviewURL,
 		Versions:     versions,
 		AfterSuccess: screenshotAfterRun(thumbnails),
@@ -174,6 +182,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Thumbnails: thumbnails,
 
 		PreviewSigner: sec.previewAccess.Signer,
+		DirectPreview: directPreview(cfg, engine),
 		OIDC:          sec.oidc,
 		Now:           opts.Now,
 	})
@@ -240,6 +249,12 @@ func (a *App) Close() {
 }
 
 func (a *App) closeParts() {
+	if a.browser != nil {
+		if err := a.browser.Close(); err != nil {
+			a.logger.Error("stop browser", "err", err)
+		}
+		a.browser = nil
+	}
 	if a.sandboxes != nil {
 		if err := a.sandboxes.Close(); err != nil {
 			a.logger.Error("stop sandboxes", "err", err)

@@ -110,7 +110,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	model := pageModel(t)
 	s := startServer(t, t.TempDir(), map[string]string{"ANTHROPIC_API_KEY": anthropictest.APIKey, "ANTHROPIC_BASE_URL": model.URL()})
 	ctx := t.Context()
-	admin := signedIn(t, s)
+	admin := signUp(t, s)
 	owner, _ := member(t, s, "alice@example.com", false)
 	other, _ := member(t, s, "bob@example.com", false)
 	_, victimID := member(t, s, "carol@example.com", false)

@@ -250,7 +250,9 @@ func TestBrowserCreateWatchPreviewEdit(t *testing.T) {
 	b.waitJS("running progress", `!!document.querySelector('.run[data-state=running] .steps .spinner')`)
 	b.waitJS("assistant text", `[...document.querySelectorAll('.assistant-text')].some(e => e.textContent.includes("I'll build a calculator"))`)
 	b.screenshot("streaming")
-	b.waitJS("tool row for index.html", `[...document.querySelectorAll('.tool[data-action=create]')].some(e => e.textContent.includes('index.html') && e.textContent.includes('+3'))`)
+	// The page replaces the website starter's index.html, keeping only its
+	// doctype line.
+	b.waitJS("tool row for index.html", `[...document.querySelectorAll('.tool[data-action=edit]')].some(e => e.textContent.includes('index.html') && e.textContent.includes('+2') && e.textContent.includes('−`+strconv.Itoa(starterLines(t, "index.html")-1)+`'))`)
 	b.waitJS("run complete", `!!document.querySelector('.run[data-state=complete]')`)
 	b.waitJS("final text", `[...document.querySelectorAll('.assistant-text')].some(e => e.textContent.includes('Your calculator is ready.'))`)
 	b.waitJS("command row with exit code", `[...document.querySelectorAll('.tool[data-action=run]')].some(e => e.textContent.includes('exit 0'))`)
@@ -445,7 +447,7 @@ func TestBrowserReloadMidRunResumesWithoutDuplicates(t *testing.T) {
 	b.signUp("owner@example.com", "correct horse battery")
 	b.createWebsite("a page that takes a while")
 	b.waitJS("first text", `[...document.querySelectorAll('.assistant-text')].some(e => e.textContent.includes('Step one'))`)
-	b.waitJS("file written", `!!document.querySelector('.tool[data-action=create]')`)
+	b.waitJS("file written", `!!document.querySelector('.tool[data-action=edit]')`)
 	b.screenshot("before-reload")
 
 	// Reload while the command is still running.
@@ -467,7 +469,7 @@ func TestBrowserReloadMidRunResumesWithoutDuplicates(t *testing.T) {
 		{".msg-user", "a page that takes a while"},
 		{".assistant-text", "Step one: writing the page."},
 		{".assistant-text", "All done now."},
-		{".tool[data-action=create]", "index.html"},
+		{".tool[data-action=edit]", "index.html"},
 		{".tool[data-action=run]", "sleep 4"},
 	} {
 		if n := b.count(c.selector, c.text); n != 1 {

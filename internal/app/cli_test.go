@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,10 @@ func TestCLIUsersLoginAndNew(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("new = %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	for _, want := range []string{"» creating", "» generating", "✎ create index.html (+1 −0)", "» preview", "Preview: http://3000-", "Open it (link valid until "} {
+	// The model replaced the website starter's index.html, none of whose
+	// lines it kept.
+	replaced := fmt.Sprintf("✎ edit index.html (+1 −%d)", starterLines(t, "index.html"))
+	for _, want := range []string{"» creating", "» generating", replaced, "» preview", "Preview: http://3000-", "Open it (link valid until "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("new output lacks %q:\n%s", want, out)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/quickvibe/quickvibe/internal/client"
 	"github.com/quickvibe/quickvibe/internal/config"
 	"github.com/quickvibe/quickvibe/internal/llm/anthropictest"
+	"github.com/quickvibe/quickvibe/internal/project"
 	"github.com/quickvibe/quickvibe/internal/toolbox"
 )
 
@@ -264,6 +265,9 @@ func TestPromptToPreviewEndToEnd(t *testing.T) {
 	if diff := cmp.Diff(want, progressStatuses(evs)); diff != "" {
 		t.Errorf("progress statuses (-want +got):\n%s", diff)
 	}
+	// The page replaces the website starter's index.html; of its lines only
+	// the doctype stays.
+	replaced := starterLines(t, "index.html")
 	var text strings.Builder
 	var sawTool, sawUser bool
 	for _, e := range evs {
@@ -282,11 +286,11 @@ func TestPromptToPreviewEndToEnd(t *testing.T) {
 			}
 		case "tool":
 			var d struct {
-				Action, File string
-				LinesAdded   int
+				Action, File             string
+				LinesAdded, LinesRemoved int
 			}
 			_ = json.Unmarshal(e.Data, &d)
-			if d.Action == "create" && d.File == "index.html" && d.LinesAdded == 3 {
+			if d.Action == "edit" && d.File == "index.html" && d.LinesAdded == 2 && d.LinesRemoved == replaced-1 {
 				sawTool = true
 			}
 		}
@@ -295,7 +299,7 @@ func TestPromptToPreviewEndToEnd(t *testing.T) {
 		t.Error("no user message event")
 	}
 	if !sawTool {
-		t.Error("no tool event for creating index.html with 3 lines")
+		t.Errorf("no tool event for replacing index.html: +2 −%d lines", replaced-1)
 	}
 	if got := text.String(); !strings.Contains(got, "I'll build a calculator with a dark theme.") || !strings.Contains(got, "Your calculator is ready.") {
 		t.Errorf("streamed assistant text = %q", got)
@@ -344,6 +348,9 @@ func TestPromptToPreviewEndToEnd(t *testing.T) {
 	}
 	if _, err := api.File(ctx, p.ID, "../../etc/passwd"); err == nil {
 		t.Error("reading ../../etc/passwd succeeded; want an error")
+	}
+	if _, err := api.File(ctx, p.ID, "missing.html"); !isStatus(err, http.StatusNotFound) {
+		t.Errorf("reading a missing file: err = %v, want 404", err)
 	}
 
 	// Reconnecting with Last-Event-ID gets exactly the later events.
@@ -536,6 +543,21 @@ func TestSessionCookieFlags(t *testing.T) {
 func isStatus(err error, status int) bool {
 	var ce *client.Error
 	return errors.As(err, &ce) && ce.Status == status
+}
+
+// starterLines counts the lines of a file of the website starter, which
+// every new website project begins with.
+func starterLines(t *testing.T, path string) int {
+	t.Helper()
+	files, err := project.Starter("website")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Count(string(files[path]), "\n")
+	if n == 0 {
+		t.Fatalf("the website starter has no %s", path)
+	}
+	return n
 }
 
 func containsFile(files []client.File, path string) bool {

@@ -45,7 +45,7 @@ func retryAfter(t *testing.T, h http.Header) int {
 func TestLoginThrottle(t *testing.T) {
 	clock := &testClock{t: time.Now()}
 	s := startServerWith(t, t.TempDir(), nil, app.Options{Now: clock.Now})
-	signedIn(t, s)
+	signUp(t, s)
 	for _, email := range []string{"alice@example.com", "bob@example.com"} {
 		if _, err := s.app.Auth.AddUser(t.Context(), email, "password123", false); err != nil {
 			t.Fatal(err)
@@ -139,7 +139,7 @@ func TestPromptLimits(t *testing.T) {
 		"QV_MAX_RUNS_PER_USER": "1", "QV_MAX_SANDBOXES_PER_USER": "1", "QV_RATE_PROMPTS_PER_MINUTE": "3",
 	})
 	ctx := t.Context()
-	signedIn(t, s)
+	signUp(t, s)
 	alice, _ := member(t, s, "alice@example.com", false)
 	a, err := alice.CreateProject(ctx, "A", "website")
 	if err != nil {

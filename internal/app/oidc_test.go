@@ -166,7 +166,7 @@ func TestOIDCSignIn(t *testing.T) {
 	s := startServer(t, t.TempDir(), map[string]string{
 		"QV_OIDC_ISSUER": is.srv.URL, "QV_OIDC_CLIENT_ID": "quickvibe", "QV_OIDC_CLIENT_SECRET": "client-secret",
 	})
-	admin := signedIn(t, s)
+	admin := signUp(t, s)
 	if _, err := s.app.Auth.AddUser(t.Context(), "alice@example.com", "password123", false); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestOIDCSignUpWhenOpen(t *testing.T) {
 	s := startServer(t, t.TempDir(), map[string]string{
 		"QV_OIDC_ISSUER": is.srv.URL, "QV_OIDC_CLIENT_ID": "quickvibe", "QV_OIDC_CLIENT_SECRET": "client-secret", "QV_OPEN_SIGNUP": "true",
 	})
-	signedIn(t, s)
+	signUp(t, s)
 	is.signInAs("newcomer@example.com", true)
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar}

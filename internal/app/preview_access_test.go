@@ -21,7 +21,7 @@ func TestPreviewAccess(t *testing.T) {
 	model := pageModel(t)
 	s := startServer(t, t.TempDir(), map[string]string{"ANTHROPIC_API_KEY": anthropictest.APIKey, "ANTHROPIC_BASE_URL": model.URL()})
 	ctx := t.Context()
-	admin := signedIn(t, s)
+	admin := signUp(t, s)
 	owner, ownerID := member(t, s, "alice@example.com", false)
 	other, otherID := member(t, s, "bob@example.com", false)
 

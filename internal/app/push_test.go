@@ -47,7 +47,7 @@ func TestPushToGitHTTPBackend(t *testing.T) {
 		anthropictest.Reply(anthropictest.Text("Done.")),
 	)
 	s := startServer(t, t.TempDir(), map[string]string{"ANTHROPIC_API_KEY": anthropictest.APIKey, "ANTHROPIC_BASE_URL": model.URL()})
-	api := signedIn(t, s)
+	api := signUp(t, s)
 	p, err := api.CreateProject(t.Context(), "Site", "website")
 	if err != nil {
 		t.Fatal(err)

@@ -341,7 +341,7 @@ func TestKill9ServerLeavesNoOrphanSandboxes(t *testing.T) {
 	model := pageModel(t)
 	dataDir := t.TempDir()
 	s, proc := startProcess(t, bin, dataDir, model.URL())
-	api := signedIn(t, s)
+	api := signUp(t, s)
 	p, err := api.CreateProject(t.Context(), "Site", "website")
 	if err != nil {
 		t.Fatal(err)

@@ -13,19 +13,6 @@ import (
 )
 
 // signedIn sets up the first user on s and returns an API-token client.
-func signedIn(t *testing.T, s *server) *client.Client {
-	t.Helper()
-	c := client.New(s.url, "")
-	if _, err := c.Setup(t.Context(), "owner@example.com", "password123"); err != nil {
-		t.Fatal(err)
-	}
-	token, err := c.CreateToken(t.Context(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return client.New(s.url, token)
-}
-
 // While a run is quiet the stream carries heartbeat comments, and a client
 // that reconnects mid-run with Last-Event-ID gets the rest, live.
 func TestStreamHeartbeatAndLiveResume(t *testing.T) {
@@ -38,7 +25,7 @@ func TestStreamHeartbeatAndLiveResume(t *testing.T) {
 		return anthropictest.Reply(anthropictest.Text("done"))
 	}))
 	s := startServer(t, t.TempDir(), map[string]string{"ANTHROPIC_API_KEY": anthropictest.APIKey, "ANTHROPIC_BASE_URL": model.URL()})
-	api := signedIn(t, s)
+	api := signUp(t, s)
 	p, err := api.CreateProject(t.Context(), "slow", "website")
 	if err != nil {
 		t.Fatal(err)
@@ -115,11 +102,11 @@ func TestStreamHeartbeatAndLiveResume(t *testing.T) {
 
 func TestCrossOriginPostIsRefused(t *testing.T) {
 	s := startServer(t, t.TempDir(), nil)
-	signedIn(t, s)
+	signUp(t, s)
 	// A page on a preview origin (or any other site) posting with the
 	// user's cookie must be refused.
 	post := func(site, origin string) int {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.url+"/api/auth/login", strings.NewReader(`{"email":"owner@example.com","password":"password123"}`))
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.url+"/api/auth/login", strings.NewReader(`{"email":"owner@example.com","password":"correct horse battery"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Sec-Fetch-Site", site)
 		if origin != "" {

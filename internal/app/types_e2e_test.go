@@ -17,7 +17,9 @@ import (
 // TestProjectTypeStartersPreview creates a project of each type in a real
 // sandbox; the model only answers with text, so what the preview shows is
 // the type's starter, served by the type's own dev command through the
-// preview proxy.
+// preview proxy. The run's check loads each starter in headless Chromium,
+// and the model changed no files, so a starter that threw in the browser
+// would end its run with an error.
 func TestProjectTypeStartersPreview(t *testing.T) {
 	model := anthropictest.NewServer(t, anthropictest.WithResponder(func(anthropictest.Request) anthropictest.Turn {
 		return anthropictest.Reply(anthropictest.Text("The starter is ready."))
@@ -52,6 +54,7 @@ func TestProjectTypeStartersPreview(t *testing.T) {
 		typ, want string
 		port      int
 	}{
+		{"website", `<script src="script.js">`, 3000},
 		{"game", `<canvas id="game"`, 3000},
 		{"mobile", `rel="manifest"`, 3000},
 		{"dashboard", `id="chart"`, 3000},

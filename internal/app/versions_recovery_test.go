@@ -38,7 +38,7 @@ func TestDeletedSandboxIsRecreatedFromLatestVersion(t *testing.T) {
 		anthropictest.Reply(anthropictest.Text("Done.")),
 	)
 	s := startServer(t, t.TempDir(), map[string]string{"ANTHROPIC_API_KEY": anthropictest.APIKey, "ANTHROPIC_BASE_URL": model.URL()})
-	api := signedIn(t, s)
+	api := signUp(t, s)
 	ctx := t.Context()
 	p, err := api.CreateProject(ctx, "Site", "website")
 	if err != nil {
@@ -91,7 +91,7 @@ func TestDeletedSandboxIsRecreatedFromLatestVersion(t *testing.T) {
 	if !restoredMsg {
 		t.Error("no progress event saying the files were restored")
 	}
-	want := map[string]string{"index.html": pageOne, "js/app.js": "console.log(1)\n", "notes.txt": "keep me\n"}
+	want := withStarter(t, map[string]string{"index.html": pageOne, "js/app.js": "console.log(1)\n", "notes.txt": "keep me\n"})
 	if diff := cmp.Diff(want, workspace(t, api, p.ID)); diff != "" {
 		t.Errorf("new sandbox's files mismatch (-want +got):\n%s", diff)
 	}
@@ -141,7 +141,7 @@ func TestKill9DuringRunKeepsVersions(t *testing.T) {
 
 	dataDir := t.TempDir()
 	s, proc := startProcess(t, bin, dataDir, model.URL())
-	api := signedIn(t, s)
+	api := signUp(t, s)
 	ctx := t.Context()
 	p, err := api.CreateProject(ctx, "Site", "website")
 	if err != nil {
@@ -245,7 +245,7 @@ func TestFailedRunStillCommitsItsFiles(t *testing.T) {
 		anthropictest.HTTPError(http.StatusBadRequest, "invalid_request_error", "something the model did not like"),
 	)
 	s := startServer(t, t.TempDir(), map[string]string{"ANTHROPIC_API_KEY": anthropictest.APIKey, "ANTHROPIC_BASE_URL": model.URL()})
-	api := signedIn(t, s)
+	api := signUp(t, s)
 	p, err := api.CreateProject(t.Context(), "Site", "website")
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/quickvibe/quickvibe/internal/client"
 	"github.com/quickvibe/quickvibe/internal/llm/anthropictest"
+	"github.com/quickvibe/quickvibe/internal/project"
 )
 
 // call makes one API request with c's token and returns the status and body.
@@ -96,6 +98,23 @@ func prompt(t *testing.T, c *client.Client, projectID, text string) (runID strin
 	return runID, done
 }
 
+// withStarter is the files of a website project that began with the
+// website starter and then got files: the starter's, replaced or joined by
+// files.
+func withStarter(t *testing.T, files map[string]string) map[string]string {
+	t.Helper()
+	starter, err := project.Starter("website")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for p, data := range starter {
+		out[p] = string(data)
+	}
+	maps.Copy(out, files)
+	return out
+}
+
 // workspace reads every file of the project's sandbox through the API.
 func workspace(t *testing.T, c *client.Client, projectID string) map[string]string {
 	t.Helper()
@@ -134,7 +153,7 @@ func TestVersionsRestoreEditExportImport(t *testing.T) {
 		anthropictest.Reply(anthropictest.Text("Changed one line.")),
 	)
 	s := startServer(t, t.TempDir(), map[string]string{"ANTHROPIC_API_KEY": anthropictest.APIKey, "ANTHROPIC_BASE_URL": model.URL()})
-	api := signedIn(t, s)
+	api := signUp(t, s)
 	ctx := t.Context()
 	p, err := api.CreateProject(ctx, "My Site", "website")
 	if err != nil {
@@ -187,8 +206,12 @@ func TestVersionsRestoreEditExportImport(t *testing.T) {
 		Files   []struct{ Path string }
 	}
 	callJSON(t, s, api, http.MethodGet, base+"/versions/"+versionIDs[0], nil, http.StatusOK, &one)
-	if len(one.Files) != 1 || one.Files[0].Path != "index.html" {
-		t.Errorf("files of version 1 = %+v; want index.html only", one.Files)
+	var paths []string
+	for _, f := range one.Files {
+		paths = append(paths, f.Path)
+	}
+	if diff := cmp.Diff([]string{"index.html", "script.js", "style.css"}, paths); diff != "" {
+		t.Errorf("files of version 1 (-want +got):\n%s", diff)
 	}
 	code, body, h := call(t, s, api, http.MethodGet, base+"/versions/"+versionIDs[0]+"/files/index.html", "", nil)
 	if code != http.StatusOK || string(body) != pageOne || !strings.Contains(h.Get("Content-Security-Policy"), "sandbox") || h.Get("Content-Type") != "text/plain; charset=utf-8" {
@@ -205,7 +228,7 @@ func TestVersionsRestoreEditExportImport(t *testing.T) {
 	if restored.RestoredFrom != versionIDs[0] || restored.Version.ParentID != versionIDs[2] || restored.Version.Kind != "restore" {
 		t.Errorf("restore = %+v; want a new version on top of %s restoring %s", restored, versionIDs[2], versionIDs[0])
 	}
-	if diff := cmp.Diff(map[string]string{"index.html": pageOne}, workspace(t, api, p.ID)); diff != "" {
+	if diff := cmp.Diff(withStarter(t, map[string]string{"index.html": pageOne}), workspace(t, api, p.ID)); diff != "" {
 		t.Errorf("sandbox after restore mismatch (-want +got):\n%s", diff)
 	}
 	if code, body := getPreview(t, s, previewURL); code != http.StatusOK || !strings.Contains(body, "<h1>One</h1>") {
@@ -235,7 +258,7 @@ func TestVersionsRestoreEditExportImport(t *testing.T) {
 	}
 
 	// Export, then import: the same bytes, as a new project.
-	want := map[string]string{"index.html": pageOne, "css/site.css": "body { color: red }\n"}
+	want := withStarter(t, map[string]string{"index.html": pageOne, "css/site.css": "body { color: red }\n"})
 	code, zipBytes, h := call(t, s, api, http.MethodGet, base+"/export.zip", "", nil)
 	if code != http.StatusOK || h.Get("Content-Type") != "application/zip" {
 		t.Fatalf("export.zip = %d %v", code, h)
@@ -247,7 +270,7 @@ func TestVersionsRestoreEditExportImport(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("export.zip?version = %d", code)
 	}
-	if diff := cmp.Diff(map[string]string{"index.html": pageTwo, "about.html": "<p>about</p>\n"}, unzip(t, oldZip)); diff != "" {
+	if diff := cmp.Diff(withStarter(t, map[string]string{"index.html": pageTwo, "about.html": "<p>about</p>\n"}), unzip(t, oldZip)); diff != "" {
 		t.Errorf("export.zip?version=v2 mismatch (-want +got):\n%s", diff)
 	}
 	code, bundle, _ := call(t, s, api, http.MethodGet, base+"/export.bundle", "", nil)

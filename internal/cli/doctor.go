@@ -15,9 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/quickvibe/quickvibe/internal/app"
 	"github.com/quickvibe/quickvibe/internal/config"
 	"github.com/quickvibe/quickvibe/internal/egress"
 	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap"
+	"github.com/quickvibe/quickvibe/internal/screenshot"
 )
 
 // errDoctorFailed makes `quickvibe doctor` exit 1 after its report.
@@ -60,6 +62,93 @@ func (d *doctor) fail(what, msg string) {
 }
 
 func (d *doctor) run(ctx context.Context, cfg config.Config) {
+	if cfg.SandboxProvider == "daytona" {
+		d.checkDaytona(ctx, cfg)
+	} else {
+		d.checkLocalSandboxes(ctx, cfg)
+	}
+
+	// Data directory.
+	if err := checkWritable(cfg.DataDir); err != nil {
+		d.fail("data directory", err.Error())
+	} else {
+		abs, _ := filepath.Abs(cfg.DataDir)
+		d.ok("data directory", abs+" is writable")
+	}
+
+	// Model.
+	if ok, why := cfg.ModelConfigured(); ok {
+		d.ok("model", cfg.Model)
+	} else {
+		d.fail("model", why)
+	}
+
+	d.checkBrowser(ctx, cfg)
+}
+
+// checkBrowser starts the headless Chromium that runs load pages in to
+// catch browser errors (and that takes thumbnails). Without one the server
+// works, so a missing browser is a warning.
+func (d *doctor) checkBrowser(ctx context.Context, cfg config.Config) {
+	path, err := screenshot.FindBrowser()
+	switch {
+	case !cfg.Agent.BrowserCheck && err != nil:
+		d.ok("browser check", "off (QV_BROWSER_CHECK=off); no chromium for thumbnails either")
+		return
+	case err != nil:
+		d.warn("browser check", "no chromium on PATH (apt-get install chromium): runs do not check pages for browser errors, and cards get no thumbnails")
+		return
+	}
+	b := screenshot.NewBrowser(path)
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := b.Ready(ctx); err != nil {
+		d.warn("browser check", err.Error()+": runs do not check pages for browser errors, and cards get no thumbnails")
+		return
+	}
+	if !cfg.Agent.BrowserCheck {
+		d.ok("browser check", "off (QV_BROWSER_CHECK=off); "+path+" starts headless, for thumbnails")
+		return
+	}
+	d.ok("browser check", path+" starts headless: each run loads its app's page to catch browser errors")
+}
+
+// checkDaytona checks the Daytona engine's configuration against the API:
+// the key is accepted and the snapshot exists.
+func (d *doctor) checkDaytona(ctx context.Context, cfg config.Config) {
+	dc := cfg.Daytona
+	where := dc.APIURL
+	if dc.Target != "" {
+		where += ", target " + dc.Target
+	}
+	p, err := app.NewDaytona(cfg, nil, nil)
+	if err != nil {
+		d.fail("daytona", err.Error())
+		return
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := p.Ready(ctx); err != nil {
+		d.fail("daytona", err.Error())
+		return
+	}
+	if dc.Snapshot == "" {
+		d.ok("daytona", "API key accepted by "+where)
+		d.warn("daytona snapshot", "DAYTONA_SNAPSHOT is not set: sandboxes use the organisation's default snapshot, which must have node, npm and python3")
+	} else {
+		d.ok("daytona", "API key accepted by "+where+"; snapshot "+dc.Snapshot+" exists")
+	}
+	if dc.PreviewMode == config.DaytonaPreviewSigned {
+		d.ok("daytona previews", "browsers get Daytona's signed preview URLs (QV_DAYTONA_PREVIEW=signed)")
+	} else {
+		d.ok("daytona previews", "through QuickVibe's preview proxy; Daytona's preview token stays on the server")
+	}
+}
+
+// checkLocalSandboxes checks what the bubblewrap engine needs on this host.
+func (d *doctor) checkLocalSandboxes(ctx context.Context, cfg config.Config) {
 	// bubblewrap and its version.
 	path, err := exec.LookPath("bwrap")
 	if err != nil {
@@ -131,21 +220,6 @@ func (d *doctor) run(ctx context.Context, cfg config.Config) {
 		d.ok("egress allowlist", "empty: sandboxes have no network at all")
 	} else {
 		d.ok("egress allowlist", strings.Join(iso.EgressAllow, ", "))
-	}
-
-	// Data directory.
-	if err := checkWritable(cfg.DataDir); err != nil {
-		d.fail("data directory", err.Error())
-	} else {
-		abs, _ := filepath.Abs(cfg.DataDir)
-		d.ok("data directory", abs+" is writable")
-	}
-
-	// Model.
-	if ok, why := cfg.ModelConfigured(); ok {
-		d.ok("model", cfg.Model)
-	} else {
-		d.fail("model", why)
 	}
 }
 

@@ -31,7 +31,7 @@ func TestDoctorHealthyHost(t *testing.T) {
 	}
 	for _, want := range []string{
 		"bubblewrap 0.", "ok    sandbox", "ok    data directory", "ok    model",
-		"ok    seccomp", "registry.npmjs.org, pypi.org",
+		"ok    seccomp", "registry.npmjs.org, pypi.org", "ok    browser check",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
@@ -61,7 +61,7 @@ func TestDoctorReportsWhatIsMissing(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	for _, want := range []string{"FAIL  bubblewrap", "FAIL  data directory", "FAIL  model", "FAIL  egress allowlist", "something the server needs is missing"} {
+	for _, want := range []string{"FAIL  bubblewrap", "FAIL  data directory", "FAIL  model", "FAIL  egress allowlist", "WARN  browser check", "something the server needs is missing"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}

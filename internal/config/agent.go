@@ -28,6 +28,10 @@ type Agent struct {
 	MaxUserMonthlyCostUSD float64
 	// Prices is the price table (defaults plus QV_MODEL_PRICES).
 	Prices llm.Prices
+	// BrowserCheck loads the app's page in headless Chromium at each check
+	// of a run, when Chromium is installed (QV_BROWSER_CHECK=auto, the
+	// default; off turns it off).
+	BrowserCheck bool
 }
 
 // Defaults of the agent settings, referred to by the README.
@@ -81,5 +85,12 @@ func loadAgent(getenv func(string) string, duration func(string, time.Duration) 
 		prices = llm.DefaultPrices()
 	}
 	a.Prices = prices
+	switch v := strings.TrimSpace(getenv("QV_BROWSER_CHECK")); v {
+	case "", "auto":
+		a.BrowserCheck = true
+	case "off":
+	default:
+		*errs = append(*errs, fmt.Errorf("QV_BROWSER_CHECK=%q: want auto (check pages in headless Chromium when it is installed) or off", v))
+	}
 	return a
 }

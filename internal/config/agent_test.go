@@ -20,6 +20,12 @@ func TestAgentConfig(t *testing.T) {
 	if c.Agent.MaxRunCostUSD != 2.5 || c.Agent.MaxFixAttempts != 0 || c.Agent.Prices["qwen"].OutputPerMTok != 0 || c.Agent.Prices["claude-sonnet-4-5"].InputPerMTok != 3 {
 		t.Errorf("agent config = %+v", c.Agent)
 	}
+	if !c.Agent.BrowserCheck {
+		t.Error("the browser check is off by default; want auto")
+	}
+	if c, err := load(map[string]string{"QV_BROWSER_CHECK": "off"}); err != nil || c.Agent.BrowserCheck {
+		t.Errorf("QV_BROWSER_CHECK=off: %v, check on = %v", err, c.Agent.BrowserCheck)
+	}
 	c, err = load(map[string]string{"QV_MODEL_PROVIDER": "openai", "OPENAI_BASE_URL": "http://x/v1", "QV_MODEL": "qwen"})
 	if ok, _ := c.ModelConfigured(); err != nil || !ok {
 		t.Errorf("openai with base URL and model: %v, configured=%v", err, ok)
@@ -30,6 +36,7 @@ func TestAgentConfig(t *testing.T) {
 		{"QV_MAX_FIX_ATTEMPTS": "-1"},
 		{"QV_MODEL_PRICES": "gpt-4o=cheap"},
 		{"QV_CONTEXT_TOKENS": "10"},
+		{"QV_BROWSER_CHECK": "always"},
 	} {
 		if _, err := load(bad); err == nil {
 			t.Errorf("Load(%v) succeeded, want an error", bad)

@@ -40,6 +40,8 @@ type Config struct {
 	Isolation Isolation
 	// Agent: providers, retries, fix loop, context and budget (agent.go).
 	Agent Agent
+	// Daytona: the remote sandbox engine's settings (daytona.go).
+	Daytona Daytona
 }
 
 // Security holds the multi-user settings (issue 6).
@@ -109,6 +111,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.DatabaseURL = env("QV_DATABASE_URL", filepath.Join(c.DataDir, "quickvibe.db"))
 	c.Security = loadSecurity(getenv, duration, &errs)
 	c.Agent = loadAgent(getenv, duration, &errs)
+	c.Daytona = loadDaytona(getenv, &errs)
 	if c.ModelProvider == "openai" && strings.TrimSpace(getenv("QV_MODEL")) == "" {
 		c.Model = "" // no default: an OpenAI-compatible server has its own model ids
 	}
@@ -138,8 +141,14 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("QV_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
 	}
-	if c.SandboxProvider != "bwrap" {
-		errs = append(errs, fmt.Errorf("QV_SANDBOX_PROVIDER=%q: only bwrap is available in this version", c.SandboxProvider))
+	switch c.SandboxProvider {
+	case "bwrap":
+	case "daytona":
+		if c.Daytona.APIKey == "" {
+			errs = append(errs, errors.New("QV_SANDBOX_PROVIDER=daytona needs DAYTONA_API_KEY (Daytona dashboard → API keys)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("QV_SANDBOX_PROVIDER=%q: want bwrap (local sandboxes) or daytona", c.SandboxProvider))
 	}
 	if c.ModelProvider != "anthropic" && c.ModelProvider != "openai" {
 		errs = append(errs, fmt.Errorf("QV_MODEL_PROVIDER=%q: want anthropic or openai (any OpenAI-compatible endpoint)", c.ModelProvider))

@@ -20,6 +20,10 @@ type Isolation struct {
 	// private and reserved ranges, for a registry mirror on such an address
 	// (QV_EGRESS_PERMIT, comma-separated CIDRs or addresses).
 	EgressPermit []netip.Prefix
+	// WarmPool is how many local sandboxes are kept launched ahead of
+	// time, so a create takes one instead of launching
+	// (QV_SANDBOX_WARM_POOL, default 0).
+	WarmPool int
 }
 
 // DefaultEgressAllow is the egress allowlist when QV_EGRESS_ALLOW is unset:
@@ -59,6 +63,14 @@ func loadIsolation(getenv func(string) string) (Isolation, []error) {
 			errs = append(errs, fmt.Errorf("QV_SANDBOX_PIDS=%q: want a whole number such as 256 (0: no limit)", v))
 		} else {
 			iso.Pids = n
+		}
+	}
+	if v := strings.TrimSpace(getenv("QV_SANDBOX_WARM_POOL")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 64 {
+			errs = append(errs, fmt.Errorf("QV_SANDBOX_WARM_POOL=%q: want a number of sandboxes from 0 to 64", v))
+		} else {
+			iso.WarmPool = n
 		}
 	}
 	if v := strings.TrimSpace(getenv("QV_SANDBOX_CPU")); v != "" {

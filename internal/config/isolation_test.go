@@ -36,6 +36,14 @@ func TestLoadIsolation(t *testing.T) {
 	if iso, _ = loadIsolation(get); len(iso.EgressAllow) != 0 {
 		t.Errorf("none: %v", iso.EgressAllow)
 	}
+	env = map[string]string{"QV_SANDBOX_WARM_POOL": "2"}
+	if iso, errs = loadIsolation(get); len(errs) != 0 || iso.WarmPool != 2 {
+		t.Errorf("warm pool: %d %v", iso.WarmPool, errs)
+	}
+	env = map[string]string{"QV_SANDBOX_WARM_POOL": "-1"}
+	if _, errs = loadIsolation(get); len(errs) != 1 || !strings.Contains(errs[0].Error(), "QV_SANDBOX_WARM_POOL") {
+		t.Errorf("bad warm pool: %v", errs)
+	}
 	env = map[string]string{"QV_SANDBOX_MEMORY": "lots", "QV_SANDBOX_PIDS": "-3", "QV_SANDBOX_CPU": "fast"}
 	_, errs = loadIsolation(get)
 	var msgs []string

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/rand"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http"
 
@@ -88,7 +89,8 @@ func publicError(err error) *apiError {
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "file_too_large", Message: "the file is too large to show"}
 	case errors.Is(err, sandbox.ErrNotRunning):
 		return &apiError{Status: http.StatusConflict, Code: "sandbox_not_running", Message: "the sandbox is stopped: start it first (POST /api/sandboxes/{id}/start)"}
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, sandbox.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, sandbox.ErrNotFound), errors.Is(err, fs.ErrNotExist):
+		// A missing workspace file is fs.ErrNotExist from the local engine.
 		return errNotFound
 	}
 	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error", Err: err}

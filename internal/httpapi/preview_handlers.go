@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,17 +32,30 @@ func previewPort(r *http.Request, p store.Project) (int, error) {
 }
 
 type signedPreview struct {
-	URL       string    `json:"url"`
-	Token     string    `json:"token"`
+	URL string `json:"url"`
+	// Token is QuickVibe's preview token; empty for direct engine URLs.
+	Token     string    `json:"token,omitempty"`
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // signPreview makes a preview URL for subject that expires after the
-// configured TTL, or at notAfter if that is sooner.
-func (s *Server) signPreview(subject, sandboxID string, port int, notAfter time.Time) (signedPreview, error) {
+// configured TTL, or at notAfter if that is sooner. With DirectPreview set
+// the engine signs it instead, and the browser goes to the engine directly.
+func (s *Server) signPreview(ctx context.Context, subject, sandboxID string, port int, notAfter time.Time) (signedPreview, error) {
 	exp := s.Now().Add(s.Config.Security.PreviewTokenTTL)
 	if !notAfter.IsZero() && notAfter.Before(exp) {
 		exp = notAfter
+	}
+	if s.DirectPreview != nil {
+		ttl := exp.Sub(s.Now())
+		if ttl < time.Second {
+			return signedPreview{}, errNotFound // the share ends now
+		}
+		u, err := s.DirectPreview(ctx, sandboxID, port, ttl)
+		if err != nil {
+			return signedPreview{}, err
+		}
+		return signedPreview{URL: u, ExpiresAt: exp.UTC().Truncate(time.Second)}, nil
 	}
 	token, err := s.PreviewSigner.Sign(preview.Claims{Subject: subject, SandboxID: sandboxID, Port: port, ExpiresAt: exp})
 	if err != nil {
@@ -68,7 +82,7 @@ func (s *Server) previewURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sp, err := s.signPreview(auth.UserSubject(currentUser(r.Context())), p.SandboxID, port, time.Time{})
+	sp, err := s.signPreview(r.Context(), auth.UserSubject(currentUser(r.Context())), p.SandboxID, port, time.Time{})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/quickvibe/quickvibe/internal/run"
 	"github.com/quickvibe/quickvibe/internal/sandbox"
 	"github.com/quickvibe/quickvibe/internal/store"
+	"github.com/quickvibe/quickvibe/internal/version"
 )
 
 type projectJSON struct {
@@ -159,18 +161,43 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []fileJSON{}
-	if p.SandboxID != "" {
-		files, err := s.Sandboxes.ListFiles(r.Context(), p.SandboxID, "")
-		if err != nil && !errors.Is(err, sandbox.ErrNotFound) {
-			return err
-		}
-		for _, f := range files {
-			out = append(out, fileJSON{Path: f.Path, Size: f.Size, IsDir: f.IsDir, ModTime: f.ModTime})
-		}
+	out, err := s.workspaceFiles(r.Context(), p)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"files": out})
 	return nil
+}
+
+// workspaceFiles lists p's workspace. An engine that cannot read a stopped
+// sandbox (Daytona) answers from the latest version, which every run and
+// editor save brings up to date.
+func (s *Server) workspaceFiles(ctx context.Context, p store.Project) ([]fileJSON, error) {
+	out := []fileJSON{}
+	if p.SandboxID == "" {
+		return out, nil
+	}
+	files, err := s.Sandboxes.ListFiles(ctx, p.SandboxID, "")
+	switch {
+	case errors.Is(err, sandbox.ErrNotRunning):
+		saved, err := s.Versions.Files(ctx, p.ID, "")
+		if errors.Is(err, version.ErrNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range saved {
+			out = append(out, fileJSON{Path: f.Path, Size: f.Size})
+		}
+		return out, nil
+	case err != nil && !errors.Is(err, sandbox.ErrNotFound):
+		return nil, err
+	}
+	for _, f := range files {
+		out = append(out, fileJSON{Path: f.Path, Size: f.Size, IsDir: f.IsDir, ModTime: f.ModTime})
+	}
+	return out, nil
 }
 
 // getFile returns one workspace file's bytes. Generated code is untrusted:
@@ -190,6 +217,9 @@ func (s *Server) serveWorkspaceFile(w http.ResponseWriter, r *http.Request, p st
 		return errNotFound
 	}
 	data, err := s.Sandboxes.ReadFile(r.Context(), p.SandboxID, r.PathValue("path"))
+	if errors.Is(err, sandbox.ErrNotRunning) {
+		data, err = s.Versions.ReadFile(r.Context(), p.ID, "", r.PathValue("path"))
+	}
 	if err != nil {
 		return err
 	}

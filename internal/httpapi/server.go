@@ -61,6 +61,10 @@ type Deps struct {
 	Thumbnails *screenshot.Thumbnails
 	// PreviewSigner signs preview URLs; OIDC, if set, enables single sign-on.
 	PreviewSigner *preview.Signer
+	// DirectPreview, if set, makes the preview URLs handed to browsers:
+	// an engine's own expiring signed URL for a sandbox port, instead of
+	// QuickVibe's preview host (Daytona's signed preview mode).
+	DirectPreview func(ctx context.Context, sandboxID string, port int, ttl time.Duration) (string, error)
 	OIDC          *auth.OIDC
 	// Now is the clock of rate limits and throttles (time.Now if nil).
 	Now func() time.Time

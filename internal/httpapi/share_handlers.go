@@ -1,14 +1,12 @@
 package httpapi
 
 import (
-	"errors"
 	"html/template"
 	"net/http"
 	"time"
 
 	"github.com/quickvibe/quickvibe/internal/auth"
 	"github.com/quickvibe/quickvibe/internal/project"
-	"github.com/quickvibe/quickvibe/internal/sandbox"
 	"github.com/quickvibe/quickvibe/internal/store"
 )
 
@@ -128,19 +126,17 @@ func (s *Server) sharedView(r *http.Request) (sharedView, string, error) {
 		return v, "", nil
 	}
 	if pt, ok := project.Lookup(p.Type); ok {
-		sp, err := s.signPreview(auth.ShareSubject(sh), p.SandboxID, pt.Port, sh.ExpiresAt)
+		sp, err := s.signPreview(r.Context(), auth.ShareSubject(sh), p.SandboxID, pt.Port, sh.ExpiresAt)
 		if err != nil {
 			return sharedView{}, "", err
 		}
 		v.Preview = &sp
 	}
-	files, err := s.Sandboxes.ListFiles(r.Context(), p.SandboxID, "")
-	if err != nil && !errors.Is(err, sandbox.ErrNotFound) {
+	files, err := s.workspaceFiles(r.Context(), p)
+	if err != nil {
 		return sharedView{}, "", err
 	}
-	for _, f := range files {
-		v.Files = append(v.Files, fileJSON{Path: f.Path, Size: f.Size, IsDir: f.IsDir, ModTime: f.ModTime})
-	}
+	v.Files = files
 	return v, p.SandboxID, nil
 }
 

@@ -38,7 +38,7 @@ type Agent struct {
 }
 
 // staticServer serves the workspace as it is, for types with no build step.
-const staticServer = "qv-serve --port 3000 --dir /workspace"
+const staticServer = "qv-serve --port 3000 --dir ."
 
 var types = []Type{
 	{
@@ -112,8 +112,7 @@ func IDs() []string {
 }
 
 // Starter returns the files a new project of type id begins with, by path
-// relative to the workspace, so its preview works before any model call. A
-// type may have none (website starts empty).
+// relative to the workspace, so its preview works before any model call.
 func Starter(id string) (map[string][]byte, error) {
 	if _, ok := Lookup(id); !ok {
 		return nil, fmt.Errorf("project: unknown type %q", id)

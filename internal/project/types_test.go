@@ -7,7 +7,7 @@ import (
 
 func TestStarters(t *testing.T) {
 	wantEntry := map[string]string{
-		"website": "", "react": "src/main.tsx", "game": "game.js",
+		"website": "script.js", "react": "src/main.tsx", "game": "game.js",
 		"mobile": "manifest.webmanifest", "dashboard": "dashboard.js", "api": "server.js",
 	}
 	if len(Types()) != len(wantEntry) {
@@ -21,8 +21,9 @@ func TestStarters(t *testing.T) {
 		entry, ok := wantEntry[pt.ID]
 		if !ok {
 			t.Errorf("unexpected type %s", pt.ID)
+			continue
 		}
-		if entry != "" && len(files[entry]) == 0 {
+		if len(files[entry]) == 0 {
 			t.Errorf("starter of %s lacks %s; has %v", pt.ID, entry, StarterPaths(files))
 		}
 		if pt.Agent.Badge == "" || pt.Agent.Description == "" || pt.DevCommand == "" || pt.Port == 0 {

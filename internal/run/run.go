@@ -16,7 +16,9 @@ import (
 	"github.com/quickvibe/quickvibe/internal/agent"
 	"github.com/quickvibe/quickvibe/internal/events"
 	"github.com/quickvibe/quickvibe/internal/llm"
+	"github.com/quickvibe/quickvibe/internal/preview"
 	"github.com/quickvibe/quickvibe/internal/sandbox"
+	"github.com/quickvibe/quickvibe/internal/screenshot"
 	"github.com/quickvibe/quickvibe/internal/store"
 	"github.com/quickvibe/quickvibe/internal/version"
 )
@@ -87,6 +89,13 @@ type Config struct {
 	// BrowserErrors, if set, returns the errors the preview's pages reported
 	// for a sandbox since a time (preview.Reports).
 	BrowserErrors func(sandboxID string, since time.Time) []string
+	// Browser, if set, loads the app's page at every check and reports the
+	// errors it throws (browsercheck.go); nil skips that part of the check.
+	Browser *screenshot.Browser
+	// BrowserStartWait bounds the wait for the browser's first start, and
+	// BrowserCheckTime one page load after it (defaults 20s and 5s).
+	BrowserStartWait time.Duration
+	BrowserCheckTime time.Duration
 	// DevServerWait bounds the wait for the dev server's port.
 	DevServerWait time.Duration
 	// NoModel, when set, is why no model is configured; runs then end with
@@ -131,6 +140,9 @@ type Manager struct {
 	active    map[string]context.CancelCauseFunc // run id → cancel
 	byProject map[string]string                  // project id → run id, or "" while Reserved
 	checked   map[string]time.Time               // sandbox id → last app check (build.go)
+
+	// pageProxy serves the browser check its pages (browsercheck.go).
+	pageProxy *preview.Proxy
 }
 
 func NewManager(s Store, log *events.Log, sandboxes sandbox.Provider, a Agent, cfg Config, logger *slog.Logger) *Manager {
@@ -149,11 +161,18 @@ func NewManager(s Store, log *events.Log, sandboxes sandbox.Provider, a Agent, c
 	if cfg.Prices == nil {
 		cfg.Prices = llm.DefaultPrices()
 	}
+	if cfg.BrowserStartWait <= 0 {
+		cfg.BrowserStartWait = defaultBrowserStartWait
+	}
+	if cfg.BrowserCheckTime <= 0 {
+		cfg.BrowserCheckTime = defaultBrowserCheckTime
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Manager{
 		store: s, log: log, sandboxes: sandboxes, agent: a, cfg: cfg, logger: logger,
 		ctx: ctx, cancel: cancel,
 		active: make(map[string]context.CancelCauseFunc), byProject: make(map[string]string),
+		pageProxy: newPageProxy(sandboxes, logger.With("component", "browser-check")),
 	}
 }
 

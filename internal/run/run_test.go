@@ -6,9 +6,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +32,37 @@ type fakeProvider struct {
 	startProcess     func(req sandbox.ProcessRequest) error
 	process          func() (sandbox.ProcessStatus, error)
 	dialPort         func(port int) (net.Conn, error)
+
+	// written are the files written into the (one) sandbox, by path.
+	mu      sync.Mutex
+	written map[string]string
+}
+
+// ListFiles: a new sandbox is empty until files are written.
+func (f *fakeProvider) ListFiles(context.Context, string, string) ([]sandbox.FileInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []sandbox.FileInfo
+	for p := range f.written {
+		out = append(out, sandbox.FileInfo{Path: p})
+	}
+	return out, nil
+}
+
+func (f *fakeProvider) WriteFile(_ context.Context, _, path string, data []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.written == nil {
+		f.written = map[string]string{}
+	}
+	f.written[path] = string(data)
+	return nil
+}
+
+func (f *fakeProvider) writtenPaths() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Sorted(maps.Keys(f.written))
 }
 
 func (f *fakeProvider) Create(context.Context, sandbox.Spec) (sandbox.Info, error) { return f.create() }
@@ -75,12 +109,13 @@ func (f fakeAgent) Prompt(ctx context.Context, _ agent.Workspace, _ agent.Reques
 	return f.run(ctx, obs)
 }
 
+// writesIndex replaces the website starter's index.html.
 func writesIndex(ctx context.Context, obs agent.Observer) (agent.Result, error) {
 	obs.TextDelta("Hel")
 	obs.TextDelta("lo")
 	obs.AssistantText("Hello")
 	obs.ToolStarted("t1", "write_file")
-	obs.ToolFinished(agent.ToolEvent{ID: "t1", Name: "write_file", Action: "create", File: "index.html", LinesAdded: 3})
+	obs.ToolFinished(agent.ToolEvent{ID: "t1", Name: "write_file", Action: "edit", File: "index.html", LinesAdded: 3, LinesRemoved: 29})
 	obs.Usage(llm.Usage{InputTokens: 10, OutputTokens: 5})
 	return agent.Result{FilesChanged: []string{"index.html"}}, nil
 }
@@ -94,6 +129,17 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, p sandbox.Provider, a Agent) *fixture {
+	t.Helper()
+	return newFixtureWith(t, p, a, Config{
+		DevServerWait: 2 * time.Second,
+		// These tests are about the pipeline; the fix loop has its own.
+		MaxFixAttempts: -1,
+		PreviewURL:     func(id string, port int) string { return "http://preview/" + id },
+	})
+}
+
+// newFixtureWith is newFixture with a Config of the test's own.
+func newFixtureWith(t *testing.T, p sandbox.Provider, a Agent, cfg Config) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "qv.db"))
@@ -111,12 +157,7 @@ func newFixture(t *testing.T, p sandbox.Provider, a Agent) *fixture {
 		t.Fatal(err)
 	}
 	log := events.NewLog(s)
-	m := NewManager(s, log, p, a, Config{
-		DevServerWait: 2 * time.Second,
-		// These tests are about the pipeline; the fix loop has its own.
-		MaxFixAttempts: -1,
-		PreviewURL:     func(id string, port int) string { return "http://preview/" + id },
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := NewManager(s, log, p, a, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(func() { m.Shutdown(context.Background()) })
 	return &fixture{store: s, log: log, m: m, user: u, project: pr}
 }
@@ -168,7 +209,8 @@ func lastEvent(t *testing.T, evs []store.Event) terminal {
 }
 
 func TestRunSucceeds(t *testing.T) {
-	f := newFixture(t, workingProvider(), fakeAgent{run: writesIndex})
+	provider := workingProvider()
+	f := newFixture(t, provider, fakeAgent{run: writesIndex})
 	r := f.start(t, "  a calculator  ")
 	evs := f.events(t, r.ID)
 	var types, statuses []string
@@ -205,6 +247,10 @@ func TestRunSucceeds(t *testing.T) {
 	p, _ := f.store.ProjectByID(t.Context(), f.project.ID)
 	if p.Status != ProjectReady || p.SandboxID != "sbx000000001" {
 		t.Errorf("project = %+v; want ready with the sandbox", p)
+	}
+	// The new sandbox got the website starter before the agent ran.
+	if diff := cmp.Diff([]string{"index.html", "script.js", "style.css"}, provider.writtenPaths()); diff != "" {
+		t.Errorf("files written into the new sandbox (-want +got):\n%s", diff)
 	}
 }
 

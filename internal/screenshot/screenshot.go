@@ -29,7 +29,7 @@ func FindBrowser() (string, error) {
 
 // AllocatorOptions are the flags QuickVibe starts headless Chromium with: no
 // sandbox (it runs as root in containers and CI), no GPU, and nothing that
-// phones home. userDataDir must be fresh for each browser.
+// phones home. userDataDir must be fresh for each browser process.
 func AllocatorOptions(browser, userDataDir string) []chromedp.ExecAllocatorOption {
 	return []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(browser),
@@ -48,23 +48,14 @@ func AllocatorOptions(browser, userDataDir string) []chromedp.ExecAllocatorOptio
 	}
 }
 
-// Capture loads url in a fresh headless Chromium with a width×height
-// viewport and returns a PNG of the viewport. The browser gets a throwaway
-// profile, removed afterwards.
-func Capture(ctx context.Context, browser, url string, width, height int) (_ []byte, err error) {
-	profile, err := os.MkdirTemp("", "quickvibe-chromium-")
+// Screenshot loads url in a new tab with a width×height viewport and
+// returns a PNG of the viewport.
+func (b *Browser) Screenshot(ctx context.Context, url string, width, height int) ([]byte, error) {
+	tabCtx, closeTab, err := b.Tab(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if rmErr := removeProfile(profile); rmErr != nil && err == nil {
-			err = rmErr
-		}
-	}()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, AllocatorOptions(browser, profile)...)
-	defer cancelAlloc()
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
+	defer closeTab()
 	var png []byte
 	err = chromedp.Run(tabCtx,
 		chromedp.EmulateViewport(int64(width), int64(height)),
@@ -73,6 +64,9 @@ func Capture(ctx context.Context, browser, url string, width, height int) (_ []b
 		chromedp.CaptureScreenshot(&png),
 	)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		return nil, fmt.Errorf("screenshot %s: %w", url, err)
 	}
 	return png, nil

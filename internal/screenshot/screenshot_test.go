@@ -30,7 +30,7 @@ func TestThumbnailsCaptureThroughDialer(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", srv.Listener.Addr().String())
 	}
-	th, err := NewThumbnails(t.TempDir(), dial, slog.New(slog.DiscardHandler))
+	th, err := NewThumbnails(t.TempDir(), dial, newBrowser(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestThumbnailsCaptureThroughDialer(t *testing.T) {
 }
 
 func TestThumbnailsRejectPathLikeIDs(t *testing.T) {
-	th, err := NewThumbnails(t.TempDir(), nil, slog.New(slog.DiscardHandler))
+	th, err := NewThumbnails(t.TempDir(), nil, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,18 +123,40 @@ func TestThumbnailsRejectPathLikeIDs(t *testing.T) {
 	}
 }
 
-func TestCaptureFailsClearlyOnUnreachablePage(t *testing.T) {
-	browser, err := FindBrowser()
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestScreenshotFailsClearlyOnUnreachablePage(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	if _, err := Capture(t.Context(), browser, "http://"+addr+"/", 320, 200); err == nil {
-		t.Error("Capture of a closed port succeeded")
+	if _, err := newBrowser(t).Screenshot(t.Context(), "http://"+addr+"/", 320, 200); err == nil {
+		t.Error("Screenshot of a closed port succeeded")
 	}
+}
+
+func TestThumbnailsWithoutBrowser(t *testing.T) {
+	th, err := NewThumbnails(t.TempDir(), nil, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Capture(t.Context(), "p1", "", "s", 3000); !errors.Is(err, ErrNoBrowser) {
+		t.Errorf("Capture without a browser: err = %v, want ErrNoBrowser", err)
+	}
+}
+
+// newBrowser is the host's Chromium, stopped when the test ends.
+func newBrowser(t *testing.T) *Browser {
+	t.Helper()
+	path, err := FindBrowser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBrowser(path)
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close browser: %v", err)
+		}
+	})
+	return b
 }

@@ -29,17 +29,20 @@ type DialFunc func(ctx context.Context, sandboxID string, port int) (net.Conn, e
 // {dir}/{projectID}/{versionID}.png and the latest one, shown on the
 // project's card, as {dir}/{projectID}.png.
 type Thumbnails struct {
-	dir    string
-	dial   DialFunc
-	logger *slog.Logger
+	dir     string
+	dial    DialFunc
+	browser *Browser
+	logger  *slog.Logger
 }
 
-// NewThumbnails stores thumbnails in dir, reaching sandbox ports with dial.
-func NewThumbnails(dir string, dial DialFunc, logger *slog.Logger) (*Thumbnails, error) {
+// NewThumbnails stores thumbnails in dir, reaching sandbox ports with dial
+// and taking pictures with browser; a nil browser (none installed) makes
+// Capture fail with ErrNoBrowser.
+func NewThumbnails(dir string, dial DialFunc, browser *Browser, logger *slog.Logger) (*Thumbnails, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create thumbnail dir: %w", err)
 	}
-	return &Thumbnails{dir: dir, dial: dial, logger: logger}, nil
+	return &Thumbnails{dir: dir, dial: dial, browser: browser, logger: logger}, nil
 }
 
 // Project ids are UUIDs; anything else never becomes a file name.
@@ -78,9 +81,8 @@ func (t *Thumbnails) Capture(ctx context.Context, projectID, versionID, sandboxI
 			return err
 		}
 	}
-	browser, err := FindBrowser()
-	if err != nil {
-		return err
+	if t.browser == nil {
+		return ErrNoBrowser
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -103,7 +105,7 @@ func (t *Thumbnails) Capture(ctx context.Context, projectID, versionID, sandboxI
 		}
 	}()
 
-	png, err := Capture(ctx, browser, "http://"+ln.Addr().String()+"/", thumbWidth, thumbHeight)
+	png, err := t.browser.Screenshot(ctx, "http://"+ln.Addr().String()+"/", thumbWidth, thumbHeight)
 	if err != nil {
 		return err
 	}

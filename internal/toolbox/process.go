@@ -53,7 +53,7 @@ func (p *process) spawn(dir string, env []string) (*group, error) {
 	if !p.restart {
 		errw = nil
 	}
-	g, err := startGroupSplit(dir, env, p.command, out, errw)
+	g, err := startGroupSplit(dir, processEnv(p.command, env), directCommand(p.command, env), out, errw)
 	if err != nil {
 		return nil, err
 	}

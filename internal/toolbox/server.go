@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,7 +58,22 @@ type (
 	}
 )
 
-var processNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// validProcessName reports whether name matches
+// ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$. It is written out rather than a
+// regexp: compiling that one (the bounded repeat unrolls 63 times) cost
+// every toolbox and qv-serve process 60 KB and 865 allocations at start.
+func validProcessName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i, c := range []byte(name) {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // ServerConfig configures a Server.
 type ServerConfig struct {
@@ -182,7 +196,7 @@ func (s *Server) handleStartProcess(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	if !processNameRE.MatchString(req.Name) {
+	if !validProcessName(req.Name) {
 		writeError(w, http.StatusBadRequest, "invalid process name")
 		return
 	}

@@ -18,9 +18,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/quickvibe/quickvibe/internal/sandbox"
-	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap/launcher"
 )
 
 // Paths inside the sandbox.
@@ -63,6 +64,14 @@ func Env() []string {
 	}, proxyEnv()...)
 }
 
+// DaemonEnv is the environment the engine starts the toolbox daemon
+// with: Env without what only terminals need, plus the daemon's runtime
+// settings, which the commands it starts do not inherit (they get Env).
+func DaemonEnv() []string {
+	env := slices.DeleteFunc(Env(), func(kv string) bool { return strings.HasPrefix(kv, "TERM=") })
+	return append(env, goMaxProcs)
+}
+
 // DispatchIfToolbox runs the toolbox and exits when the binary was started
 // as qv-toolbox or qv-serve; otherwise it returns and the caller carries on
 // as the normal program.
@@ -77,7 +86,7 @@ func DispatchIfToolbox() {
 
 func toolboxMain(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: qv-toolbox serve --listen-fd N | qv-toolbox launch ...")
+		fmt.Fprintln(os.Stderr, "usage: qv-toolbox serve --listen-fd N | qv-toolbox version")
 		return 2
 	}
 	switch args[0] {
@@ -88,11 +97,6 @@ func toolboxMain(args []string) int {
 		// into sandboxes really dispatches to the toolbox.
 		fmt.Println(VersionLine)
 		return 0
-	case "launch":
-		// The host-side pre-exec shim of the bwrap engine. It lives behind
-		// the same argv[0] so that the engine can run it from the stable
-		// toolbox copy without a second dispatch hook in every main.
-		return launcher.Main(args[1:])
 	default:
 		fmt.Fprintf(os.Stderr, "qv-toolbox: unknown command %q\n", args[0])
 		return 2

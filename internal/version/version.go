@@ -330,13 +330,9 @@ func splitTrailers(body string) (msg, runID, kind string) {
 	return "", runID, kind
 }
 
-// Files lists a version's files.
+// Files lists a version's files; v "" is the latest version.
 func (s *Service) Files(ctx context.Context, projectID, v string) ([]File, error) {
-	g, err := s.repo(ctx, projectID, false)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	id, err := resolve(ctx, g, v)
+	id, g, err := s.resolveOrLatest(ctx, projectID, v)
 	if err != nil {
 		return nil, err
 	}
@@ -351,16 +347,12 @@ func (s *Service) Files(ctx context.Context, projectID, v string) ([]File, error
 	return out, nil
 }
 
-// ReadFile returns one file of a version.
+// ReadFile returns one file of a version; v "" is the latest version.
 func (s *Service) ReadFile(ctx context.Context, projectID, v, path string) ([]byte, error) {
 	if !ValidPath(path) {
 		return nil, fmt.Errorf("path %q: %w", path, ErrBadPath)
 	}
-	g, err := s.repo(ctx, projectID, false)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	id, err := resolve(ctx, g, v)
+	id, g, err := s.resolveOrLatest(ctx, projectID, v)
 	if err != nil {
 		return nil, err
 	}

@@ -260,6 +260,7 @@ func checkToolPairing(msgs []Message, i int) error {
 			}
 		}
 		if len(missing) > 0 {
+			//lint:ignore ST1005 the API's own wording, which clients show
 			return fmt.Errorf("messages.%d: `tool_use` ids were found without `tool_result` blocks immediately after: %s. Each `tool_use` block must have a corresponding `tool_result` block in the next message.", i, strings.Join(missing, ", "))
 		}
 		return nil
@@ -269,6 +270,7 @@ func checkToolPairing(msgs []Message, i int) error {
 			continue
 		}
 		if i == 0 || !hasUseFor(msgs[i-1], c.ToolUseID) {
+			//lint:ignore ST1005 the API's own wording, which clients show
 			return fmt.Errorf("messages.%d.content.%d: unexpected `tool_use_id` found in `tool_result` blocks: %s. Each `tool_result` block must have a corresponding `tool_use` block in the previous message.", i, j, c.ToolUseID)
 		}
 	}

@@ -13,7 +13,8 @@
 //
 // When the server runs as root every sandbox gets its own unprivileged host
 // uid (from 200000 up), so that its uid 1000 is that uid on the host and
-// never root. See launch.go for exactly how bwrap is started.
+// never root. See launch.go for exactly how bwrap is started, and
+// spawn.go for how a root server drops to that uid.
 package bwrap
 
 import (
@@ -38,7 +39,6 @@ import (
 
 	"github.com/quickvibe/quickvibe/internal/egress"
 	"github.com/quickvibe/quickvibe/internal/sandbox"
-	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap/launcher"
 	"github.com/quickvibe/quickvibe/internal/toolbox"
 )
 
@@ -60,6 +60,10 @@ type Config struct {
 	Limits *Limits
 	// Egress serves the sandboxes' HTTP(S) proxy; nil refuses everything.
 	Egress *egress.Proxy
+	// WarmPool is how many sandboxes are kept launched ahead of time for
+	// Create to hand out (see pool.go); 0 launches every sandbox on
+	// demand.
+	WarmPool int
 }
 
 const (
@@ -94,8 +98,11 @@ type Provider struct {
 	locks   map[string]*sync.Mutex // per-sandbox lifecycle (start/stop/delete)
 	running map[string]*instance
 	closed  bool
-	// wg counts the goroutines that wait for bwrap processes.
+	// wg counts the goroutines that wait for bwrap processes, and the warm
+	// pool's refill loop.
 	wg sync.WaitGroup
+	// pool is nil without Config.WarmPool.
+	pool *warmPool
 }
 
 // New prepares the state directory and the toolbox binary. A host without
@@ -147,9 +154,13 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err := p.removeStaleSockets(); err != nil {
 		return nil, fmt.Errorf("bwrap: %w", err)
 	}
+	if err := p.removeAllPooled(); err != nil {
+		return nil, fmt.Errorf("bwrap: remove pooled sandboxes a previous server left: %w", err)
+	}
 	if err := p.Ready(ctx); err != nil {
 		p.log.Warn("local sandboxes unavailable", "err", err)
 	}
+	p.startPool(cfg.WarmPool)
 	return p, nil
 }
 
@@ -202,15 +213,31 @@ func (p *Provider) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Info,
 	if p.isClosed() {
 		return sandbox.Info{}, errors.New("create sandbox: engine is closed")
 	}
-	id, err := p.makeSandboxDir()
+	if info, ok := p.takePooled(spec); ok {
+		return info, nil
+	}
+	id, err := p.create(ctx, spec, false)
 	if err != nil {
 		return sandbox.Info{}, fmt.Errorf("create sandbox: %w", err)
+	}
+	m, err := p.readMeta(id)
+	if err != nil {
+		return sandbox.Info{}, fmt.Errorf("create sandbox: %w", err)
+	}
+	return p.info(m), nil
+}
+
+// create makes and launches a new sandbox, for the warm pool if pooled.
+func (p *Provider) create(ctx context.Context, spec sandbox.Spec, pooled bool) (string, error) {
+	id, err := p.makeSandboxDir()
+	if err != nil {
+		return "", err
 	}
 	lock := p.lock(id)
 	lock.Lock()
 	defer lock.Unlock()
 
-	m, err := p.initSandbox(id, spec)
+	m, err := p.initSandbox(id, spec, pooled)
 	if err == nil {
 		err = p.launch(ctx, m)
 	}
@@ -223,9 +250,9 @@ func (p *Provider) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Info,
 			p.log.Error("remove failed sandbox", "id", id, "err", rerr)
 		}
 		p.forgetLock(id)
-		return sandbox.Info{}, fmt.Errorf("create sandbox: %w", err)
+		return "", err
 	}
-	return p.info(m), nil
+	return id, nil
 }
 
 func (p *Provider) makeSandboxDir() (string, error) {
@@ -245,8 +272,8 @@ func (p *Provider) makeSandboxDir() (string, error) {
 	return "", errors.New("could not pick an unused sandbox id")
 }
 
-func (p *Provider) initSandbox(id string, spec sandbox.Spec) (meta, error) {
-	m := meta{ID: id, Labels: maps.Clone(spec.Labels), CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+func (p *Provider) initSandbox(id string, spec sandbox.Spec, pooled bool) (meta, error) {
+	m := meta{ID: id, Labels: maps.Clone(spec.Labels), CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Pooled: pooled}
 	ws := filepath.Join(p.sandboxDir(id), "workspace")
 	if err := os.Mkdir(ws, 0o755); err != nil {
 		return meta{}, fmt.Errorf("create workspace: %w", err)
@@ -453,6 +480,9 @@ func (p *Provider) DialPort(ctx context.Context, id string, port int) (net.Conn,
 // Close implements sandbox.Provider: it kills every sandbox and waits for
 // all of them. Workspaces stay on disk.
 func (p *Provider) Close() error {
+	if p.pool != nil {
+		p.pool.cancel()
+	}
 	p.mu.Lock()
 	p.closed = true
 	ins := slices.Collect(maps.Values(p.running))
@@ -461,6 +491,9 @@ func (p *Provider) Close() error {
 		in.kill()
 	}
 	p.wg.Wait()
+	if err := p.removeAllPooled(); err != nil {
+		p.log.Error("remove pooled sandboxes", "err", err)
+	}
 	p.unmountWorkspaces()
 	return nil
 }
@@ -615,7 +648,7 @@ func (p *Provider) probe(ctx context.Context) (string, error) {
 	if p.asRoot {
 		uid, gid = probeUID, probeUID
 	}
-	cmd, err := p.bwrapCommand(uid, gid, path, []launcher.Stage{{FD: 3, Path: p.toolboxPath}}, nil, []string{"bwrap",
+	cmd, err := p.bwrapCommand(path, nil, []string{"bwrap",
 		"--die-with-parent", "--unshare-user", "--uid", strconv.Itoa(sandboxUID), "--gid", strconv.Itoa(sandboxUID),
 		"--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
 		"--disable-userns", "--cap-drop", "ALL",
@@ -632,13 +665,14 @@ func (p *Provider) probe(ctx context.Context) (string, error) {
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
+	settled, err := p.startBwrap(cmd, uid, gid, []stage{{FD: 3, Path: p.toolboxPath}}, nil)
+	if err != nil {
 		return "", fmt.Errorf("run bubblewrap probe: %w", err)
 	}
 	// A misbehaving binary must not hang the probe.
 	stop := context.AfterFunc(ctx, func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	timer := time.AfterFunc(15*time.Second, func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	err = cmd.Wait()
+	err = errors.Join(cmd.Wait(), <-settled)
 	stop()
 	timer.Stop()
 	msg := strings.TrimSpace(out.String())

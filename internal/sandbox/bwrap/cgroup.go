@@ -93,10 +93,10 @@ func DetectCgroups() CgroupReport {
 	return detectCgroups(os.Geteuid() == 0).report()
 }
 
-// detectCgroups finds the hierarchies from /proc/self/mountinfo and this
+// detectCgroups finds the hierarchies from the mount table and this
 // process's own cgroups, and prepares the parent directories. v2 is
 // preferred per controller; v1 is only usable as root because joining a v1
-// cgroup happens in the root launcher.
+// cgroup takes root (spawn.go).
 func detectCgroups(asRoot bool) *cgroups {
 	c := &cgroups{v1: map[string]string{}, v2Ctl: map[string]bool{}, missing: map[string]string{}}
 	want := []string{ctlMemory, ctlPids, ctlCPU, ctlFreezer}
@@ -190,7 +190,9 @@ func (c *cgroups) setupV2(mount string) {
 // cgroupMounts maps each v1 controller to its mount point, and "" to the
 // unified hierarchy's.
 func cgroupMounts() (map[string]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	// thread-self: the threads that start sandboxes have mount namespaces
+	// of their own (spawn.go), and /proc/self shows the main thread's.
+	f, err := os.Open("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("read mounts: %w", err)
 	}
@@ -225,7 +227,8 @@ func cgroupMounts() (map[string]string, error) {
 
 // ownCgroups maps each v1 controller to this process's cgroup path in it.
 func ownCgroups() (map[string]string, error) {
-	b, err := os.ReadFile("/proc/self/cgroup")
+	// thread-self, like cgroupMounts.
+	b, err := os.ReadFile("/proc/thread-self/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("read own cgroups: %w", err)
 	}
@@ -244,19 +247,11 @@ func ownCgroups() (map[string]string, error) {
 
 // sandboxCgroup is one sandbox's set of cgroups.
 type sandboxCgroup struct {
-	// v1 holds one directory per v1 controller; the launcher joins each.
+	// v1 holds one directory per v1 controller; bwrap starts in each
+	// (spawn.go).
 	v1 map[string]string
 	// v2 is the unified cgroup ("" if none); bwrap starts inside it.
 	v2 string
-}
-
-// procsFiles are the v1 cgroup.procs files the launcher writes its pid to.
-func (s *sandboxCgroup) procsFiles() []string {
-	var files []string
-	for _, dir := range s.v1 {
-		files = append(files, filepath.Join(dir, "cgroup.procs"))
-	}
-	return files
 }
 
 // create makes the cgroups of sandbox id and sets the limits. Leftovers of
@@ -376,14 +371,18 @@ func (c *cgroups) destroy(s *sandboxCgroup) error {
 	return errors.Join(errs...)
 }
 
-// killAll SIGKILLs every process listed in dir/cgroup.procs.
+// killAll SIGKILLs every process listed in dir/cgroup.procs. The server
+// itself is never one of them: a thread of it is in a sandbox's cgroup
+// only while it starts bwrap (spawn.go), and must not take the server down
+// if it ever failed to leave.
 func killAll(dir string) {
 	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return
 	}
+	self := os.Getpid()
 	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 && pid != self {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}

@@ -40,7 +40,7 @@ func TestCgroupV2FileWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.v2 != filepath.Join(mount, cgroupParent, "qv-abc") || len(s.procsFiles()) != 0 {
+	if s.v2 != filepath.Join(mount, cgroupParent, "qv-abc") || len(s.v1) != 0 {
 		t.Errorf("cgroup %+v: want only a v2 dir, joined with CLONE_INTO_CGROUP", s)
 	}
 	for file, want := range map[string]string{"memory.max": "67108864", "pids.max": "32", "cpu.max": "50000 100000"} {
@@ -49,7 +49,7 @@ func TestCgroupV2FileWrites(t *testing.T) {
 			t.Errorf("%s = %q, %v; want %q", file, b, err, want)
 		}
 	}
-	cmd, err := (&Provider{asRoot: false}).bwrapCommand(1, 1, "/usr/bin/bwrap", nil, s, []string{"bwrap"})
+	cmd, err := (&Provider{asRoot: false}).bwrapCommand("/usr/bin/bwrap", s, []string{"bwrap"})
 	if err != nil {
 		t.Fatal(err)
 	}

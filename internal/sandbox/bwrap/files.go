@@ -28,29 +28,6 @@ const (
 	MaxListFiles = 5000
 )
 
-// skipDirs are listed but not descended into: they are huge and generated.
-var skipDirs = map[string]bool{"node_modules": true, ".git": true}
-
-// cleanPath validates a workspace-relative path and returns it cleaned;
-// the workspace root itself is ".".
-func cleanPath(p string) (string, error) {
-	if strings.IndexByte(p, 0) >= 0 {
-		return "", fmt.Errorf("path contains a NUL byte: %w", sandbox.ErrPathEscapes)
-	}
-	if path.IsAbs(p) {
-		return "", fmt.Errorf("path %q is absolute: %w", p, sandbox.ErrPathEscapes)
-	}
-	for _, elem := range strings.Split(p, "/") {
-		if elem == ".." {
-			return "", fmt.Errorf("path %q contains '..': %w", p, sandbox.ErrPathEscapes)
-		}
-	}
-	if p == "" {
-		return ".", nil
-	}
-	return path.Clean(p), nil
-}
-
 // fsError maps os.Root's refusal to follow a path out of the workspace to
 // ErrPathEscapes.
 func fsError(op, p string, err error) error {
@@ -76,7 +53,7 @@ func (p *Provider) openWorkspace(id string) (*os.Root, meta, error) {
 
 // ReadFile implements sandbox.Provider.
 func (p *Provider) ReadFile(ctx context.Context, id, name string) ([]byte, error) {
-	rel, err := cleanPath(name)
+	rel, err := sandbox.CleanPath(name)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +94,7 @@ func (p *Provider) ReadFile(ctx context.Context, id, name string) ([]byte, error
 // WriteFile implements sandbox.Provider: write a temporary file next to
 // the target, then rename it into place.
 func (p *Provider) WriteFile(ctx context.Context, id, name string, data []byte) error {
-	rel, err := cleanPath(name)
+	rel, err := sandbox.CleanPath(name)
 	if err != nil {
 		return err
 	}
@@ -212,7 +189,7 @@ func (p *Provider) mkdirAll(root *os.Root, m meta, dir string) error {
 // DeleteFile implements sandbox.Provider; directories are removed with
 // their contents.
 func (p *Provider) DeleteFile(ctx context.Context, id, name string) error {
-	rel, err := cleanPath(name)
+	rel, err := sandbox.CleanPath(name)
 	if err != nil {
 		return err
 	}
@@ -243,7 +220,7 @@ func (p *Provider) DeleteFile(ctx context.Context, id, name string) error {
 // followed; node_modules and .git are listed but not descended into; at
 // most MaxListFiles entries are returned.
 func (p *Provider) ListFiles(ctx context.Context, id, dir string) ([]sandbox.FileInfo, error) {
-	rel, err := cleanPath(dir)
+	rel, err := sandbox.CleanPath(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +259,7 @@ func (p *Provider) ListFiles(ctx context.Context, id, dir string) ([]sandbox.Fil
 		if len(files) >= MaxListFiles {
 			return fs.SkipAll
 		}
-		if d.IsDir() && skipDirs[d.Name()] {
+		if d.IsDir() && sandbox.SkipListing(d.Name()) {
 			return fs.SkipDir
 		}
 		return nil

@@ -20,7 +20,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/quickvibe/quickvibe/internal/sandbox"
-	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap/launcher"
 	"github.com/quickvibe/quickvibe/internal/toolbox"
 )
 
@@ -110,11 +109,8 @@ func bwrapArgs(l Limits) []string {
 		// Applied last, to the toolbox and so to everything it starts.
 		"--seccomp", strconv.Itoa(fdSeccomp),
 	}
-	for _, kv := range toolbox.Env() {
+	for _, kv := range toolbox.DaemonEnv() {
 		k, v, _ := strings.Cut(kv, "=")
-		if k == "TERM" {
-			continue // only for the commands the toolbox starts
-		}
 		a = append(a, "--setenv", k, v)
 	}
 	return a
@@ -276,9 +272,7 @@ func (p *Provider) launch(ctx context.Context, m meta) error {
 		egressHost.Close()
 		return err
 	}
-	cmd, err := p.bwrapCommand(m.UID, m.GID, bwrapPath,
-		[]launcher.Stage{{FD: fdWorkspace, Path: ws}, {FD: fdToolbox, Path: p.toolboxPath}},
-		cg, bwrapArgv())
+	cmd, err := p.bwrapCommand(bwrapPath, cg, bwrapArgv())
 	if err != nil {
 		egressHost.Close()
 		p.destroyCgroup(m.ID, cg)
@@ -288,7 +282,7 @@ func (p *Provider) launch(ctx context.Context, m meta) error {
 	tail := newLogTail(p.log.With("sandbox", m.ID))
 	cmd.Stderr = tail
 	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Start()
+	settled, err := p.startBwrap(cmd, m.UID, m.GID, []stage{{FD: fdWorkspace, Path: ws}, {FD: fdToolbox, Path: p.toolboxPath}}, cg)
 	if cmd.SysProcAttr.UseCgroupFD {
 		syscall.Close(cmd.SysProcAttr.CgroupFD)
 	}
@@ -340,6 +334,11 @@ func (p *Provider) launch(ctx context.Context, m meta) error {
 		in.kill()
 		<-in.done
 		return err
+	}
+	if err := <-settled; err != nil {
+		in.kill()
+		<-in.done
+		return fmt.Errorf("start bwrap: %w", err)
 	}
 	p.log.Info("sandbox started", "id", m.ID, "uid", m.UID, "pid", cmd.Process.Pid, "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -493,34 +492,12 @@ func writePipe(w *os.File, data []byte) error {
 	return err
 }
 
-// bwrapCommand returns the command that runs bwrap with argv as uid:gid.
-// stages name the inherited fds that bwrap binds with --bind-fd or
-// --ro-bind-fd, and the paths they were opened on.
-// cg, if not nil, are the cgroups bwrap is started in.
-func (p *Provider) bwrapCommand(uid, gid int, bwrapPath string, stages []launcher.Stage, cg *sandboxCgroup, argv []string) (*exec.Cmd, error) {
-	var cmd *exec.Cmd
-	var procs []string
-	if cg != nil {
-		procs = cg.procsFiles()
-	}
-	if p.asRoot {
-		// As root, bwrap must not run as root (its uid 1000 would be host
-		// uid 0). The launcher re-mounts the bound files where the sandbox
-		// uid can resolve them, drops to that uid and execs bwrap; see
-		// package launcher for why this cannot be a plain Credential.
-		cmd = exec.Command(p.toolboxPath)
-		cmd.Args = append([]string{toolbox.ToolboxName, "launch"}, launcher.Argv(uid, gid, bwrapPath, stages, procs, argv)...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Setpgid:      true,
-			Pdeathsig:    syscall.SIGKILL,
-			Unshareflags: syscall.CLONE_NEWNS,
-		}
-	} else {
-		// Unprivileged: bwrap runs as us and can resolve our own paths.
-		cmd = exec.Command(bwrapPath)
-		cmd.Args = argv
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	}
+// bwrapCommand returns the command that runs bwrap with argv; start it
+// with startBwrap. cg, if not nil, are the cgroups bwrap is started in.
+func (p *Provider) bwrapCommand(bwrapPath string, cg *sandboxCgroup, argv []string) (*exec.Cmd, error) {
+	cmd := exec.Command(bwrapPath)
+	cmd.Args = argv
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if cg != nil && cg.v2 != "" {
 		// CLONE_INTO_CGROUP: the child starts in the sandbox's cgroup.
 		fd, err := syscall.Open(cg.v2, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
@@ -535,6 +512,27 @@ func (p *Provider) bwrapCommand(uid, gid int, bwrapPath string, stages []launche
 	cmd.Env = []string{}
 	cmd.Dir = "/"
 	return cmd, nil
+}
+
+// startBwrap starts cmd from bwrapCommand as uid:gid. stages name the
+// inherited fds that bwrap binds with --bind-fd or --ro-bind-fd, and the
+// paths they were opened on. The sandbox must not be used before settled
+// reports success (see startStaged).
+func (p *Provider) startBwrap(cmd *exec.Cmd, uid, gid int, stages []stage, cg *sandboxCgroup) (settled <-chan error, err error) {
+	if !p.asRoot {
+		// Unprivileged: bwrap runs as us and can resolve our own paths;
+		// only cgroup v2 (CLONE_INTO_CGROUP) is in use.
+		done := make(chan error, 1)
+		done <- nil
+		return done, cmd.Start()
+	}
+	// As root, bwrap must not run as root (its uid 1000 would be host uid
+	// 0); see spawn.go.
+	var v1 map[string]string
+	if cg != nil {
+		v1 = cg.v1
+	}
+	return startStaged(cmd, uid, gid, stages, v1)
 }
 
 // destroyCgroup removes a sandbox's cgroups, logging what it cannot.

@@ -55,11 +55,25 @@ type meta struct {
 	GID       int               `json:"gid"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	CreatedAt time.Time         `json:"createdAt"`
+	// Pooled: launched ahead of time for the warm pool and not handed out
+	// yet (pool.go); hidden from every API call.
+	Pooled bool `json:"pooled,omitempty"`
 }
 
 func (p *Provider) sandboxDir(id string) string { return filepath.Join(p.dir, id) }
 
+// readMeta reads a sandbox's metadata; a pooled sandbox does not exist
+// as far as callers of the API are concerned.
 func (p *Provider) readMeta(id string) (meta, error) {
+	m, err := p.loadMeta(id)
+	if err == nil && m.Pooled {
+		return meta{}, fmt.Errorf("sandbox %s: %w", id, sandbox.ErrNotFound)
+	}
+	return m, err
+}
+
+// loadMeta reads a sandbox's metadata, pooled or not.
+func (p *Provider) loadMeta(id string) (meta, error) {
 	if !idRE.MatchString(id) {
 		return meta{}, fmt.Errorf("sandbox %q: invalid id: %w", id, sandbox.ErrNotFound)
 	}
@@ -135,7 +149,7 @@ func (p *Provider) allocateUID() (int, error) {
 	}
 	used := make(map[int]bool, len(ids))
 	for _, id := range ids {
-		m, err := p.readMeta(id)
+		m, err := p.loadMeta(id)
 		if err != nil {
 			// A half-created sandbox without metadata holds no uid yet.
 			if errors.Is(err, sandbox.ErrNotFound) {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/quickvibe/quickvibe/internal/sandbox"
@@ -84,6 +85,12 @@ func New(sandboxes Dialer, access Access, logger *slog.Logger) *Proxy {
 			pr.Out.Header.Del("Authorization")
 			pr.Out.Header.Del("Cookie")
 			pr.Out.Header.Del(TokenHeader)
+			// A page must come uncompressed to get the error reporter
+			// (dev servers such as Vite compress when asked); assets
+			// keep their compression.
+			if acceptsHTML(pr.In) {
+				pr.Out.Header.Del("Accept-Encoding")
+			}
 		},
 		Transport:     transport,
 		FlushInterval: -1,
@@ -135,6 +142,12 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, sandboxID string, 
 	}
 	ctx := context.WithValue(r.Context(), targetKey{}, target{sandboxID: sandboxID, port: port})
 	p.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// acceptsHTML reports whether r asks for a page (a navigation or an
+// iframe) rather than an asset.
+func acceptsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>

@@ -75,8 +75,6 @@ func (m *Manager) browserErrorsOnLoad(runCtx context.Context, sandboxID string, 
 	origin := "http://" + ln.Addr().String()
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// An uncompressed page is one the reporter can be injected into.
-			r.Header.Del("Accept-Encoding")
 			m.pageProxy.Serve(w, r, sandboxID, port)
 		}),
 		ReadHeaderTimeout: 5 * time.Second,

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -46,20 +47,22 @@ func NewThumbnails(dir string, dial DialFunc, browser *Browser, logger *slog.Log
 }
 
 // Project ids are UUIDs; anything else never becomes a file name.
-var validID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+// Compiled on first use: this binary is also every sandbox's toolbox,
+// which never needs it.
+var validID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`) })
 
 func (t *Thumbnails) path(projectID string) (string, error) {
-	if !validID.MatchString(projectID) {
+	if !validID().MatchString(projectID) {
 		return "", fmt.Errorf("screenshot: invalid project id %q", projectID)
 	}
 	return filepath.Join(t.dir, projectID+".png"), nil
 }
 
 func (t *Thumbnails) versionPath(projectID, versionID string) (string, error) {
-	if !validID.MatchString(projectID) {
+	if !validID().MatchString(projectID) {
 		return "", fmt.Errorf("screenshot: invalid project id %q", projectID)
 	}
-	if !validID.MatchString(versionID) {
+	if !validID().MatchString(versionID) {
 		return "", fmt.Errorf("screenshot: invalid version id %q", versionID)
 	}
 	return filepath.Join(t.dir, projectID, versionID+".png"), nil

@@ -125,10 +125,12 @@ func (s *Service) lock(projectID string) func() {
 	return l.Unlock
 }
 
-var projectIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
+// Compiled on first use: this binary is also every sandbox's toolbox,
+// which never needs it.
+var projectIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`) })
 
 func (s *Service) projectDir(projectID string) (string, error) {
-	if !projectIDPattern.MatchString(projectID) {
+	if !projectIDPattern().MatchString(projectID) {
 		return "", fmt.Errorf("project id %q: %w", projectID, ErrNotFound)
 	}
 	return filepath.Join(s.dir, projectID), nil
@@ -178,12 +180,14 @@ func head(ctx context.Context, g git) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-var idPattern = regexp.MustCompile(`^[0-9a-f]{4,64}$`)
+// Compiled on first use: this binary is also every sandbox's toolbox,
+// which never needs it.
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{4,64}$`) })
 
 // resolve turns a version id (full or abbreviated) into a commit id on the
 // project's history.
 func resolve(ctx context.Context, g git, v string) (string, error) {
-	if !idPattern.MatchString(v) {
+	if !idPattern().MatchString(v) {
 		return "", fmt.Errorf("version %q: %w", v, ErrNotFound)
 	}
 	out, err := g.run(ctx, cmdOpts{}, "rev-parse", "--verify", "--quiet", "--end-of-options", v+"^{commit}")

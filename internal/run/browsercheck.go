@@ -2,6 +2,8 @@ package run
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/quickvibe/quickvibe/internal/preview"
@@ -25,6 +28,8 @@ const (
 	// maxPageErrors bounds what one check tells the model; the first
 	// errors are the ones that matter.
 	maxPageErrors = 10
+	// checkHeader carries the secret of one check's listener.
+	checkHeader = "X-Qv-Page-Check"
 )
 
 // newPageProxy is the preview proxy the check loads pages through, shared
@@ -73,8 +78,16 @@ func (m *Manager) browserErrorsOnLoad(runCtx context.Context, sandboxID string, 
 		return nil
 	}
 	origin := "http://" + ln.Addr().String()
+	// Only the check's tab may use the listener: every request of the tab
+	// carries this secret, which other local processes cannot know.
+	secret := rand.Text()
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get(checkHeader)), []byte(secret)) != 1 {
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+			r.Header.Del(checkHeader)
 			m.pageProxy.Serve(w, r, sandboxID, port)
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -101,7 +114,9 @@ func (m *Manager) browserErrorsOnLoad(runCtx context.Context, sandboxID string, 
 		logger.Warn("browser check skipped: no tab", "err", err)
 		return nil
 	}
-	err = chromedp.Run(tab, chromedp.Navigate(origin+"/"), chromedp.Sleep(pageSettle))
+	err = chromedp.Run(tab,
+		network.SetExtraHTTPHeaders(network.Headers{checkHeader: secret}),
+		chromedp.Navigate(origin+"/"), chromedp.Sleep(pageSettle))
 	closeTab()
 	stopServer()
 	if runCtx.Err() != nil {

@@ -83,12 +83,18 @@ func TestPlainProcessRunsWithoutShell(t *testing.T) {
 			}
 			return pid != 0
 		})
-		// sh execs the program right after it starts.
+		// sh execs the program right after it starts. Until the child
+		// has exec'd at all, its command line is empty (mid-exec) or this
+		// test binary's (just forked).
+		self, err := os.ReadFile("/proc/self/cmdline")
+		if err != nil {
+			t.Fatal(err)
+		}
 		var cmdline string
 		waitFor(t, name+"'s command line", 10*time.Second, func() bool {
 			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 			cmdline = strings.ReplaceAll(string(b), "\x00", " ")
-			return err == nil && !strings.HasPrefix(cmdline, "/bin/sh -c exec ")
+			return err == nil && len(b) > 0 && string(b) != string(self) && !strings.HasPrefix(cmdline, "/bin/sh -c exec ")
 		})
 		return pid, cmdline
 	}

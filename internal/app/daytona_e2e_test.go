@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -206,9 +207,10 @@ func TestPromptToPreviewOnDaytona(t *testing.T) {
 	}
 }
 
+// hostOnly drops the port of a Host, if it has one.
 func hostOnly(hostport string) string {
-	if i := strings.LastIndexByte(hostport, ':'); i > 0 && !strings.Contains(hostport[i:], "]") {
-		return hostport[:i]
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		return host
 	}
 	return hostport
 }

@@ -293,12 +293,7 @@ func (s *Server) stopSandbox(w http.ResponseWriter, r *http.Request, sb *fakeSan
 		apiError(w, r, http.StatusBadRequest, fmt.Sprintf("Sandbox state change in progress (state %s)", sb.state))
 		return
 	}
-	sb.desiredState = "stopped"
-	s.setStateLocked(sb, "stopping")
-	s.mu.Unlock()
-	body := s.sandboxJSON(sb)
-	s.goBackground(func(ctx context.Context) { s.bringDown(ctx, sb, "stopped") })
-	writeJSON(w, http.StatusOK, body)
+	s.beginBringDownLocked(w, sb, "stopping", "stopped")
 }
 
 func (s *Server) archiveSandbox(w http.ResponseWriter, r *http.Request, sb *fakeSandbox) {
@@ -309,11 +304,18 @@ func (s *Server) archiveSandbox(w http.ResponseWriter, r *http.Request, sb *fake
 		apiError(w, r, http.StatusBadRequest, fmt.Sprintf("Sandbox is not stopped (state %s)", state))
 		return
 	}
-	sb.desiredState = "archived"
-	s.setStateLocked(sb, "archiving")
+	s.beginBringDownLocked(w, sb, "archiving", "archived")
+}
+
+// beginBringDownLocked moves sb into the transitional state, answers with
+// it, and reaches the target state in the background, as Daytona's
+// stop and archive do. The caller holds s.mu; it is released here.
+func (s *Server) beginBringDownLocked(w http.ResponseWriter, sb *fakeSandbox, transitional, target string) {
+	sb.desiredState = target
+	s.setStateLocked(sb, transitional)
 	s.mu.Unlock()
 	body := s.sandboxJSON(sb)
-	s.goBackground(func(ctx context.Context) { s.bringDown(ctx, sb, "archived") })
+	s.goBackground(func(ctx context.Context) { s.bringDown(ctx, sb, target) })
 	writeJSON(w, http.StatusOK, body)
 }
 

@@ -3,12 +3,19 @@ GO      ?= go
 BIN     := bin/quickvibe
 GOFLAGS ?=
 
-.PHONY: all build ui run test test-go test-web bench lint deps-run deps-test generate check-generated clean
+.PHONY: all build toolbox ui run test test-go test-web bench lint deps-run deps-test generate check-generated clean
 
 all: build
 
-build:
+build: toolbox
 	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/quickvibe
+
+# The sandbox toolbox as a small static executable, which the server embeds
+# (internal/toolbox/embedded): sandboxes start faster and use less memory
+# than with the whole server binary as their toolbox.
+TOOLBOX := internal/toolbox/embedded/dist/qv-toolbox
+toolbox:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(TOOLBOX) ./cmd/qv-toolbox
 
 # Installs what the server needs (bubblewrap), builds, and serves on the
 # embedded defaults: SQLite in ./data, local bubblewrap sandboxes.
@@ -22,7 +29,7 @@ deps-test:
 	@scripts/install-deps.sh test
 
 # Installs what the tests need, then runs them all (sandbox tests included).
-test: deps-test lint ui test-web test-go
+test: deps-test lint ui toolbox test-web test-go
 
 lint:
 	@unformatted=$$(gofmt -l cmd internal); \
@@ -39,13 +46,13 @@ ui:
 test-web:
 	cd web && npm test
 
-test-go:
+test-go: toolbox
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 # Sandbox benchmark: create-to-ready latency p50/p99 over 100 creates, cold
 # and from a warm pool, and memory per idle sandbox over 50 serving a static
 # site, against the targets (needs bubblewrap).
-bench:
+bench: deps-run
 	$(GO) test -run '^$$' -bench '^BenchmarkSandbox$$' -benchtime 1x -timeout 20m ./internal/sandbox/bwrap/
 
 # Regenerates the store's query code from internal/store/queries.sql.

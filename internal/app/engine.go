@@ -13,6 +13,7 @@ import (
 	"github.com/quickvibe/quickvibe/internal/sandbox"
 	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap"
 	"github.com/quickvibe/quickvibe/internal/sandbox/daytona"
+	"github.com/quickvibe/quickvibe/internal/toolbox/embedded"
 )
 
 // newEngine starts the sandbox engine the configuration names.
@@ -27,12 +28,13 @@ func newEngine(ctx context.Context, cfg config.Config, logger *slog.Logger, egre
 	default:
 		iso := cfg.Isolation
 		return bwrap.New(ctx, bwrap.Config{
-			Dir:         filepath.Join(cfg.DataDir, "sandboxes"),
-			ExecTimeout: cfg.ExecTimeout,
-			Logger:      logger,
-			Limits:      &bwrap.Limits{MemoryBytes: iso.MemoryBytes, Pids: iso.Pids, CPU: iso.CPU, TmpBytes: iso.TmpBytes, DiskBytes: iso.DiskBytes},
-			Egress:      egressProxy,
-			WarmPool:    iso.WarmPool,
+			Dir:               filepath.Join(cfg.DataDir, "sandboxes"),
+			ToolboxExecutable: embedded.Toolbox(),
+			ExecTimeout:       cfg.ExecTimeout,
+			Logger:            logger,
+			Limits:            &bwrap.Limits{MemoryBytes: iso.MemoryBytes, Pids: iso.Pids, CPU: iso.CPU, TmpBytes: iso.TmpBytes, DiskBytes: iso.DiskBytes},
+			Egress:            egressProxy,
+			WarmPool:          iso.WarmPool,
 		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/quickvibe/quickvibe/internal/egress"
 	"github.com/quickvibe/quickvibe/internal/sandbox/bwrap"
 	"github.com/quickvibe/quickvibe/internal/screenshot"
+	"github.com/quickvibe/quickvibe/internal/toolbox/embedded"
 )
 
 // errDoctorFailed makes `quickvibe doctor` exit 1 after its report.
@@ -234,7 +235,13 @@ func (d *doctor) probeSandbox(ctx context.Context) {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	p, err := bwrap.New(ctx, bwrap.Config{Dir: dir})
+	tb := embedded.Toolbox()
+	if len(tb) > 0 {
+		d.ok("sandbox toolbox", fmt.Sprintf("embedded static executable (%.1f MB)", float64(len(tb))/1e6))
+	} else {
+		d.warn("sandbox toolbox", "not embedded, so sandboxes run this whole binary as their toolbox and start slower: build with make build")
+	}
+	p, err := bwrap.New(ctx, bwrap.Config{Dir: dir, ToolboxExecutable: tb})
 	if err != nil {
 		d.fail("sandbox", err.Error())
 		return

@@ -10,7 +10,8 @@ import (
 	"github.com/quickvibe/quickvibe/internal/toolbox"
 )
 
-// The doctor's probe sandbox runs this test binary as its toolbox.
+// The doctor's probe sandbox runs the embedded toolbox (make test builds
+// it), or this test binary when there is none.
 func TestMain(m *testing.M) {
 	toolbox.DispatchIfToolbox()
 	os.Exit(m.Run())
@@ -30,8 +31,9 @@ func TestDoctorHealthyHost(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	for _, want := range []string{
-		"bubblewrap 0.", "ok    sandbox", "ok    data directory", "ok    model",
+		"bubblewrap 0.", "namespaces work (a test sandbox ran)", "ok    data directory", "ok    model",
 		"ok    seccomp", "registry.npmjs.org, pypi.org", "ok    browser check",
+		"ok    sandbox toolbox", "embedded static executable",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)

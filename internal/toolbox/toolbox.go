@@ -1,12 +1,13 @@
 // Package toolbox is the small daemon that runs inside every local sandbox,
 // and the host-side client that talks to it.
 //
-// The toolbox is the QuickVibe binary itself, dispatched by argv[0]: the
-// sandbox engine binds the binary into the sandbox as
-// /opt/quickvibe/bin/qv-toolbox (plus a qv-serve symlink), so the daemon
-// always matches the server that launched it and no second artefact has to
-// be built or shipped. Every main (and every TestMain that runs sandboxes)
-// calls DispatchIfToolbox first.
+// The toolbox is dispatched by argv[0]: the sandbox engine binds an
+// executable into the sandbox as /opt/quickvibe/bin/qv-toolbox (plus a
+// qv-serve symlink). That executable is cmd/qv-toolbox, a small static
+// build the server embeds (internal/toolbox/embedded) and so always
+// matches, or, in a server built without it, the server binary itself.
+// Every main (and every TestMain that runs sandboxes) calls
+// DispatchIfToolbox first.
 //
 // The daemon speaks HTTP/1.1 on a listening Unix socket that the host
 // created and passed in as an inherited fd; the host never dials a path the

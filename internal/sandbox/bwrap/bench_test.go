@@ -22,14 +22,14 @@ import (
 // which includes page cache). Targets on a 2-core machine: p50 under
 // 25 ms, under 5 MiB per idle sandbox. Run with -benchtime=1x.
 //
-// The sandboxes run this test binary as their toolbox; the server binary
-// is several times larger and starts slower (each cold launch starts it
-// twice), so cold numbers of a real server are higher.
+// The sandboxes run the toolbox a server built by make embeds: cmd/qv-toolbox,
+// built here the way the Makefile builds it.
 func BenchmarkSandbox(b *testing.B) {
+	exe := buildToolbox(b)
 	for b.Loop() {
-		cold := benchCreate(b, 100, false)
-		warm := benchCreate(b, 100, true)
-		mem := benchIdleMemory(b, 50)
+		cold := benchCreate(b, exe, 100, false)
+		warm := benchCreate(b, exe, 100, true)
+		mem := benchIdleMemory(b, exe, 50)
 		fmt.Printf("\ntargets (2-core machine):\n")
 		fmt.Printf("  create p50 < %s: cold %s (%.2fx the target), warm %s (%.2fx)\n",
 			targetP50, cold.Round(100*time.Microsecond), float64(cold)/float64(targetP50),
@@ -55,8 +55,8 @@ func loadAvg() string {
 	return strings.Fields(string(b))[0]
 }
 
-func benchProvider(b *testing.B, pool int) *Provider {
-	p, err := New(b.Context(), Config{Dir: b.TempDir(), WarmPool: pool})
+func benchProvider(b *testing.B, exe []byte, pool int) *Provider {
+	p, err := New(b.Context(), Config{Dir: b.TempDir(), ToolboxExecutable: exe, WarmPool: pool})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -69,12 +69,12 @@ func benchProvider(b *testing.B, pool int) *Provider {
 
 // benchCreate times n creates (each followed by a delete) and returns the
 // p50; warm creates take a sandbox from a warm pool of one.
-func benchCreate(b *testing.B, n int, warm bool) time.Duration {
+func benchCreate(b *testing.B, exe []byte, n int, warm bool) time.Duration {
 	pool, kind := 0, "cold"
 	if warm {
 		pool, kind = 1, "warm"
 	}
-	p := benchProvider(b, pool)
+	p := benchProvider(b, exe, pool)
 	lat := make([]time.Duration, 0, n)
 	for range n {
 		if warm {
@@ -106,8 +106,8 @@ func benchCreate(b *testing.B, n int, warm bool) time.Duration {
 }
 
 // benchIdleMemory returns the PSS per idle sandbox in MiB.
-func benchIdleMemory(b *testing.B, n int) float64 {
-	p := benchProvider(b, 0)
+func benchIdleMemory(b *testing.B, exe []byte, n int) float64 {
+	p := benchProvider(b, exe, 0)
 	var ids []string
 	for range n {
 		info, err := p.Create(b.Context(), sandbox.Spec{})

@@ -50,6 +50,10 @@ type Config struct {
 	Dir string
 	// BwrapPath is the bwrap binary; empty means look up "bwrap" on PATH.
 	BwrapPath string
+	// ToolboxExecutable, when set, is the content of the toolbox executable
+	// (cmd/qv-toolbox, embedded in the server): it is written to the state
+	// dir and bound into every sandbox, and ToolboxBinary is ignored.
+	ToolboxExecutable []byte
 	// ToolboxBinary is bound into every sandbox as the toolbox; empty means
 	// this executable (which must call toolbox.DispatchIfToolbox first).
 	ToolboxBinary string
@@ -122,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.ExecTimeout <= 0 {
 		cfg.ExecTimeout = defaultExecTimeout
 	}
-	if cfg.ToolboxBinary == "" {
+	if cfg.ToolboxBinary == "" && len(cfg.ToolboxExecutable) == 0 {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("bwrap: find own executable for the toolbox: %w", err)
@@ -147,7 +151,13 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err := p.initIsolation(cfg); err != nil {
 		return nil, fmt.Errorf("bwrap: %w", err)
 	}
-	p.toolboxPath, err = installToolbox(cfg.ToolboxBinary, filepath.Join(dir, ".toolbox"))
+	if len(cfg.ToolboxExecutable) > 0 {
+		p.toolboxPath, err = writeToolbox(cfg.ToolboxExecutable, filepath.Join(dir, ".toolbox"))
+		p.log.Info("sandbox toolbox: the embedded executable", "bytes", len(cfg.ToolboxExecutable))
+	} else {
+		p.toolboxPath, err = installToolbox(cfg.ToolboxBinary, filepath.Join(dir, ".toolbox"))
+		p.log.Info("sandbox toolbox: a whole binary, so sandboxes start slower (make build embeds a small one)", "binary", cfg.ToolboxBinary)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bwrap: install toolbox: %w", err)
 	}
@@ -347,6 +357,10 @@ func (p *Provider) stop(ctx context.Context, id string) error {
 	in.kill()
 	select {
 	case <-in.done:
+		if in.err != nil {
+			// reap has logged it.
+			return fmt.Errorf("stop sandbox %s: %w", id, in.err)
+		}
 		p.log.Info("sandbox stopped", "id", id)
 		return nil
 	case <-ctx.Done():
@@ -478,7 +492,8 @@ func (p *Provider) DialPort(ctx context.Context, id string, port int) (net.Conn,
 }
 
 // Close implements sandbox.Provider: it kills every sandbox and waits for
-// all of them. Workspaces stay on disk.
+// all of them, and reports those it could not fully stop. Workspaces stay
+// on disk.
 func (p *Provider) Close() error {
 	if p.pool != nil {
 		p.pool.cancel()
@@ -491,11 +506,17 @@ func (p *Provider) Close() error {
 		in.kill()
 	}
 	p.wg.Wait()
+	var errs []error
+	for _, in := range ins {
+		if in.err != nil {
+			errs = append(errs, fmt.Errorf("sandbox %s: %w", in.id, in.err))
+		}
+	}
 	if err := p.removeAllPooled(); err != nil {
 		p.log.Error("remove pooled sandboxes", "err", err)
 	}
 	p.unmountWorkspaces()
-	return nil
+	return errors.Join(errs...)
 }
 
 func (p *Provider) isClosed() bool {
@@ -567,31 +588,51 @@ func removeAll(dir string) error {
 // `go test` cleaning up) cannot break sandboxes. A hard link costs nothing
 // when both sit on one file system; otherwise the file is copied.
 func installToolbox(bin, dir string) (string, error) {
+	return replaceToolbox(dir, func(tmp string) error {
+		if err := os.Link(bin, tmp); err == nil {
+			// The sandbox uid must be able to execute it; a link shares the
+			// original's mode, which we must not change.
+			if st, err := os.Stat(tmp); err == nil && st.Mode().Perm()&0o555 == 0o555 {
+				return nil
+			}
+			os.Remove(tmp)
+		}
+		in, err := os.Open(bin)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		return writeExecutable(tmp, in)
+	})
+}
+
+// writeToolbox writes the toolbox executable exe to dir/qv-toolbox.
+func writeToolbox(exe []byte, dir string) (string, error) {
+	if !bytes.HasPrefix(exe, []byte("\x7fELF")) {
+		return "", errors.New("the toolbox executable is not an ELF executable")
+	}
+	return replaceToolbox(dir, func(tmp string) error {
+		return writeExecutable(tmp, bytes.NewReader(exe))
+	})
+}
+
+// replaceToolbox makes dir/qv-toolbox anew: fill creates the new file at a
+// temporary name, which then replaces the old one in a single rename, so a
+// sandbox never binds a half-written toolbox.
+func replaceToolbox(dir string, fill func(tmp string) error) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	dst := filepath.Join(dir, toolbox.ToolboxName)
 	suffix, err := newID()
 	if err != nil {
 		return "", err
 	}
 	tmp := filepath.Join(dir, ".tmp-"+suffix)
-	linked := false
-	if err := os.Link(bin, tmp); err == nil {
-		// The sandbox uid must be able to execute it; a link shares the
-		// original's mode, which we must not change.
-		if st, err := os.Stat(tmp); err == nil && st.Mode().Perm()&0o555 == 0o555 {
-			linked = true
-		} else {
-			os.Remove(tmp)
-		}
+	if err := fill(tmp); err != nil {
+		os.Remove(tmp)
+		return "", err
 	}
-	if !linked {
-		if err := copyFile(bin, tmp, 0o755); err != nil {
-			os.Remove(tmp)
-			return "", err
-		}
-	}
+	dst := filepath.Join(dir, toolbox.ToolboxName)
 	if err := os.Rename(tmp, dst); err != nil {
 		os.Remove(tmp)
 		return "", err
@@ -599,20 +640,19 @@ func installToolbox(bin, dir string) (string, error) {
 	return dst, nil
 }
 
-func copyFile(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
+// writeExecutable creates path (which must not exist) with r's content,
+// executable by everyone (the sandbox uids).
+func writeExecutable(path string, r io.Reader) error {
+	const perm = 0o755
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, r); err != nil {
 		out.Close()
 		return err
 	}
+	// The umask may have cleared bits of perm.
 	if err := out.Chmod(perm); err != nil {
 		out.Close()
 		return err

@@ -93,6 +93,10 @@ func DetectCgroups() CgroupReport {
 	return detectCgroups(os.Geteuid() == 0).report()
 }
 
+// newCgroups finds the cgroups a new engine uses: detectCgroups, except in
+// tests that point the engine at a cgroup of their own.
+var newCgroups = detectCgroups
+
 // detectCgroups finds the hierarchies from the mount table and this
 // process's own cgroups, and prepares the parent directories. v2 is
 // preferred per controller; v1 is only usable as root because joining a v1
@@ -145,8 +149,9 @@ func detectCgroups(asRoot bool) *cgroups {
 	return c
 }
 
-// setupV2 makes mount/quickvibe with every wanted controller the root
-// hands down enabled for its children.
+// setupV2 makes mount/quickvibe the parent of sandbox cgroups if the
+// unified hierarchy hands down any wanted controller; without one it is
+// not used (limits then come from v1 hierarchies, or are missing).
 func (c *cgroups) setupV2(mount string) {
 	b, err := os.ReadFile(filepath.Join(mount, "cgroup.subtree_control"))
 	if err != nil {
@@ -156,29 +161,43 @@ func (c *cgroups) setupV2(mount string) {
 	for _, f := range strings.Fields(string(b)) {
 		avail[f] = true
 	}
+	if !avail[ctlMemory] && !avail[ctlPids] && !avail[ctlCPU] {
+		for _, ctl := range []string{ctlMemory, ctlPids, ctlCPU} {
+			c.missing[ctl] = fmt.Sprintf("the cgroup v2 hierarchy at %s has no %s controller enabled (its cgroup.subtree_control: %q)", mount, ctl, strings.TrimSpace(string(b)))
+		}
+		return
+	}
+	c.useV2(filepath.Join(mount, cgroupParent), avail)
+}
+
+// useV2 makes parent, a cgroup of the unified hierarchy, the parent of
+// sandbox cgroups and enables in it each wanted controller of avail (the
+// controllers its own parent hands down). A limit whose controller it
+// cannot enable is recorded as missing, with why. Sandboxes get a cgroup
+// there even without controllers: bwrap starts in it (CLONE_INTO_CGROUP),
+// and cgroup.kill ends the whole tree.
+func (c *cgroups) useV2(parent string, avail map[string]bool) {
 	var enable []string
 	for _, ctl := range []string{ctlMemory, ctlPids, ctlCPU} {
 		if avail[ctl] {
-			enable = append(enable, "+"+ctl)
+			enable = append(enable, ctl)
+		} else {
+			c.missing[ctl] = fmt.Sprintf("the cgroup v2 hierarchy does not hand the %s controller down to %s (it may be bound to a cgroup v1 hierarchy)", ctl, parent)
 		}
 	}
-	if len(enable) == 0 {
-		return
-	}
-	parent := filepath.Join(mount, cgroupParent)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		for _, e := range enable {
-			c.missing[e[1:]] = fmt.Sprintf("cannot create %s: %v", parent, err)
+		for _, ctl := range enable {
+			c.missing[ctl] = fmt.Sprintf("cannot create %s: %v", parent, err)
 		}
 		return
 	}
-	for _, e := range enable {
-		if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte(e), 0); err != nil {
-			c.missing[e[1:]] = fmt.Sprintf("cannot enable %s in %s: %v", e[1:], parent, err)
+	for _, ctl := range enable {
+		if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+"+ctl), 0); err != nil {
+			c.missing[ctl] = fmt.Sprintf("cannot enable %s in %s: %v", ctl, parent, err)
 			continue
 		}
-		c.v2Ctl[e[1:]] = true
-		delete(c.missing, e[1:])
+		c.v2Ctl[ctl] = true
+		delete(c.missing, ctl)
 	}
 	c.v2 = parent
 	if c.v2Ctl[ctlMemory] || c.v2Ctl[ctlPids] || c.v2Ctl[ctlCPU] {
@@ -258,7 +277,10 @@ type sandboxCgroup struct {
 // a crashed server are removed first.
 func (c *cgroups) create(id string, l Limits) (*sandboxCgroup, error) {
 	name := cgroupPrefix + id
-	c.destroy(c.lookup(id))
+	if err := c.destroy(c.lookup(id), time.Now().Add(stopTimeout)); err != nil {
+		// A process of an earlier run survived its stop (see reap).
+		return nil, fmt.Errorf("the cgroups of an earlier run of the sandbox are still in use: %w", err)
+	}
 	s := &sandboxCgroup{v1: map[string]string{}}
 	var files []struct{ path, value string }
 	set := func(dir, file, value string) {
@@ -273,7 +295,7 @@ func (c *cgroups) create(id string, l Limits) (*sandboxCgroup, error) {
 	for ctl, parent := range c.v1 {
 		dir := filepath.Join(parent, name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
-			c.destroy(s)
+			c.destroy(s, time.Now().Add(stopTimeout))
 			return nil, fmt.Errorf("create cgroup: %w", err)
 		}
 		s.v1[ctl] = dir
@@ -314,7 +336,7 @@ func (c *cgroups) create(id string, l Limits) (*sandboxCgroup, error) {
 	}
 	for _, f := range files {
 		if err := os.WriteFile(f.path, []byte(f.value), 0o644); err != nil {
-			c.destroy(s)
+			c.destroy(s, time.Now().Add(stopTimeout))
 			return nil, fmt.Errorf("set cgroup limit: %w", err)
 		}
 	}
@@ -335,16 +357,36 @@ func (c *cgroups) lookup(id string) *sandboxCgroup {
 }
 
 // destroy kills whatever still runs in the sandbox's cgroups and removes
-// them. Missing cgroups are fine.
-func (c *cgroups) destroy(s *sandboxCgroup) error {
+// them, waiting until deadline for killed processes to leave. Missing
+// cgroups are fine.
+func (c *cgroups) destroy(s *sandboxCgroup, deadline time.Time) error {
 	if s == nil {
 		return nil
 	}
+	s.kill()
 	var errs []error
-	if s.v2 != "" {
-		if err := os.WriteFile(filepath.Join(s.v2, "cgroup.kill"), []byte("1"), 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			killAll(s.v2)
+	dirs := []string{s.v2}
+	for _, dir := range s.v1 {
+		dirs = append(dirs, dir)
+	}
+	for _, dir := range dirs {
+		if dir == "" {
+			continue
 		}
+		if err := removeCgroup(dir, deadline); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// kill SIGKILLs every process in the sandbox's cgroups; s may be nil.
+func (s *sandboxCgroup) kill() {
+	if s == nil {
+		return
+	}
+	if s.v2 != "" {
+		killV2(s.v2)
 	}
 	if fz := s.v1[ctlFreezer]; fz != "" {
 		// A frozen tree cannot fork while it is being killed.
@@ -356,53 +398,129 @@ func (c *cgroups) destroy(s *sandboxCgroup) error {
 	for _, dir := range s.v1 {
 		killAll(dir)
 	}
-	dirs := []string{s.v2}
-	for _, dir := range s.v1 {
-		dirs = append(dirs, dir)
-	}
-	for _, dir := range dirs {
-		if dir == "" {
-			continue
-		}
-		if err := rmdirCgroup(dir); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
-// killAll SIGKILLs every process listed in dir/cgroup.procs. The server
-// itself is never one of them: a thread of it is in a sandbox's cgroup
-// only while it starts bwrap (spawn.go), and must not take the server down
-// if it ever failed to leave.
-func killAll(dir string) {
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-	if err != nil {
+// killV2 SIGKILLs every process in the unified cgroup dir and below it.
+// Kernels before 5.14 have no cgroup.kill: there the tree is frozen
+// (cgroup.freeze, 5.2) so it cannot fork while each process is killed.
+func killV2(dir string) {
+	err := writeExisting(filepath.Join(dir, "cgroup.kill"), "1")
+	if err == nil {
 		return
 	}
+	if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+		return
+	}
+	frozen := writeExisting(filepath.Join(dir, "cgroup.freeze"), "1") == nil
+	killAll(dir)
+	if frozen {
+		// SIGKILL ends frozen processes too; the rest must not stay stuck.
+		_ = writeExisting(filepath.Join(dir, "cgroup.freeze"), "0")
+	}
+}
+
+// writeExisting writes value to an existing file: a cgroup file that this
+// kernel lacks is an error, never created.
+func writeExisting(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(value)
+	return errors.Join(err, f.Close())
+}
+
+// killAll SIGKILLs every process in the cgroup dir and the cgroups below
+// it. The server itself is never one of them: a thread of it is in a
+// sandbox's cgroup only while it starts bwrap (spawn.go), and must not
+// take the server down if it ever failed to leave.
+func killAll(dir string) {
 	self := os.Getpid()
-	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid > 0 && pid != self {
+	for _, pid := range cgroupPIDs(dir) {
+		if pid != self {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
 }
 
-// rmdirCgroup removes a cgroup once its last process is gone; killed
-// processes may take a moment to leave.
+// cgroupPIDs lists the processes in the cgroup dir and the cgroups below
+// it. A sandbox cannot make cgroups, but whoever administers the host can.
+func cgroupPIDs(dir string) []int {
+	var pids []int
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			pids = append(pids, cgroupPIDs(filepath.Join(dir, e.Name()))...)
+		}
+	}
+	return pids
+}
+
+// rmdirCgroup removes a cgroup once its last process is gone, waiting a
+// few seconds at most.
 func rmdirCgroup(dir string) error {
-	deadline := time.Now().Add(5 * time.Second)
+	return removeCgroup(dir, time.Now().Add(5*time.Second))
+}
+
+// removeCgroup removes the cgroup dir and any empty cgroups below it once
+// their last process is gone; killed processes may take a moment to leave.
+// It retries until deadline (at least once), killing what it finds, and
+// then names the processes still there.
+func removeCgroup(dir string, deadline time.Time) error {
 	for {
-		err := syscall.Rmdir(dir)
+		err := rmdirTree(dir)
 		if err == nil || errors.Is(err, syscall.ENOENT) {
 			return nil
 		}
-		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+		if !errors.Is(err, syscall.EBUSY) {
+			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		}
+		if time.Now().After(deadline) {
+			if pids := cgroupPIDs(dir); len(pids) > 0 {
+				return fmt.Errorf("remove cgroup %s: processes still in it after SIGKILL: %s: %w", dir, describePIDs(pids), err)
+			}
 			return fmt.Errorf("remove cgroup %s: %w", dir, err)
 		}
 		killAll(dir)
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// rmdirTree removes the cgroup dir after the cgroups below it; the
+// kernel refuses (EBUSY) while any of them has a process.
+func rmdirTree(dir string) error {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			_ = rmdirTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	return syscall.Rmdir(dir)
+}
+
+// describePIDs says "123 (sleep 1000), 456 (sh)" for an error message.
+func describePIDs(pids []int) string {
+	parts := make([]string, 0, len(pids))
+	for _, pid := range pids {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		cmd := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+		switch {
+		case cmd == "":
+			parts = append(parts, strconv.Itoa(pid))
+			continue
+		case len(cmd) > 60:
+			cmd = cmd[:60] + "..."
+		}
+		parts = append(parts, fmt.Sprintf("%d (%s)", pid, cmd))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // cleanup removes the cgroups of sandboxes that are not running, e.g. left
@@ -411,7 +529,7 @@ func (c *cgroups) cleanup(ids []string, running func(string) bool) error {
 	var errs []error
 	for _, id := range ids {
 		if !running(id) {
-			errs = append(errs, c.destroy(c.lookup(id)))
+			errs = append(errs, c.destroy(c.lookup(id), time.Now().Add(stopTimeout)))
 		}
 	}
 	return errors.Join(errs...)
@@ -446,7 +564,7 @@ func (c *cgroups) sweepStale() {
 			if err != nil || time.Since(info.ModTime()) < staleAge {
 				continue
 			}
-			_ = syscall.Rmdir(filepath.Join(parent, e.Name()))
+			_ = rmdirTree(filepath.Join(parent, e.Name()))
 		}
 	}
 }

@@ -8,9 +8,13 @@ import (
 	"time"
 )
 
-// This machine has no cgroup2 controllers, so the v2 path cannot run for
-// real here: these tests check its file writes against a fake cgroupfs
-// directory. The v1 path runs for real in the escape and abuse suite.
+// The test VM's cgroup2 hierarchy has no controllers (memory, pids and cpu
+// are v1 there), so the v2 limit files cannot be written for real: this
+// test checks them against a fake cgroupfs directory. Everything else of
+// the v2 path (CLONE_INTO_CGROUP, cgroup.procs, cgroup.kill, rmdir, the
+// clean-up of a crashed server's cgroups, the report of unenforced limits)
+// runs for real in cgroupv2_test.go; the v1 path runs for real in the
+// escape and abuse suite.
 func TestCgroupV2FileWrites(t *testing.T) {
 	mount := t.TempDir()
 	if err := os.WriteFile(filepath.Join(mount, "cgroup.subtree_control"), []byte("cpuset cpu io memory pids\n"), 0o644); err != nil {

@@ -613,6 +613,165 @@ func TestEscapeProcessLifetimeAfterStop(t *testing.T) {
 	wantOutput(t, p, id, "echo back", "back")
 }
 
+// freezeInChild moves the host process pid of sandbox id into a frozen v1
+// freezer cgroup below the sandbox's own, where SIGKILL does not end it
+// until it is thawed (the sandbox's destroy thaws only its own cgroup): a
+// stand-in for a process that survives SIGKILL. It returns the thaw, which
+// also runs at cleanup.
+func freezeInChild(t *testing.T, p *Provider, id string, pid int) (thaw func()) {
+	t.Helper()
+	fz := p.cgroups.lookup(id).v1[ctlFreezer]
+	if fz == "" {
+		t.Fatal("this test needs the cgroup v1 freezer controller and root (the CI host has both)")
+	}
+	child := filepath.Join(fz, "frozen")
+	if err := os.Mkdir(child, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(child, "freezer.state")
+	thaw = func() { _ = os.WriteFile(state, []byte("THAWED"), 0) }
+	t.Cleanup(thaw)
+	if err := os.WriteFile(filepath.Join(child, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, []byte("FROZEN"), 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(string(b)) == "FROZEN" {
+			return thaw
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s stays %s", state, b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// findProc returns the one of pids whose command line is cmd.
+func findProc(t *testing.T, pids []int, cmd string) int {
+	t.Helper()
+	for _, pid := range pids {
+		if cmdline(pid) == cmd {
+			return pid
+		}
+	}
+	t.Fatalf("no %q among %v", cmd, pids)
+	return 0
+}
+
+// 19c. A sandbox process that survives SIGKILL: Stop and Delete give up
+// within their deadline and say which process is left, instead of
+// reporting success; starting again fails saying so while the process is
+// there, and works once it is gone.
+func TestEscapeProcessLifetimeStopWithSurvivor(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(p *Provider, id string) error
+	}{
+		{"Stop", func(p *Provider, id string) error { return p.Stop(t.Context(), id) }},
+		{"Delete", func(p *Provider, id string) error { return p.Delete(t.Context(), id) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Mostly waiting for the deadline.
+			t.Parallel()
+			p := limitedProvider(t)
+			id := create(t, p)
+			run(t, p, id, "setsid nohup sleep 1000 >/dev/null 2>&1 & sleep 0.2")
+			survivor := findProc(t, sandboxPIDs(t, p, id), "sleep 1000")
+			thaw := freezeInChild(t, p, id, survivor)
+
+			start := time.Now()
+			err := tt.end(p, id)
+			took := time.Since(start)
+			t.Logf("%s took %s: %v", tt.name, took.Round(time.Millisecond), err)
+			if err == nil {
+				t.Fatalf("%s reported success with a sandbox process still alive", tt.name)
+			}
+			for _, want := range []string{"could not be fully stopped", "did not exit", fmt.Sprintf("%d (sleep 1000)", survivor)} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: %v\nwant it to contain %q", tt.name, err, want)
+				}
+			}
+			// One deadline (stopTimeout) for the whole bring-down, not one
+			// per wait and cgroup (which took some 25 s).
+			if took > 2*stopTimeout {
+				t.Errorf("%s took %s", tt.name, took)
+			}
+			// The mechanism: SIGKILL is pending but the frozen process
+			// lives on.
+			if st, ok := readStatus(survivor); !ok || st.state == 'Z' {
+				t.Fatalf("pid %d is gone: the frozen cgroup did not keep it alive", survivor)
+			}
+			if p.instance(id) != nil {
+				t.Error("the sandbox still counts as running")
+			}
+			if _, err := p.Get(t.Context(), id); err != nil {
+				t.Errorf("the sandbox is gone although %s failed: %v", tt.name, err)
+			}
+
+			err = p.Start(t.Context(), id)
+			if err == nil || !strings.Contains(err.Error(), "still in use") || !strings.Contains(err.Error(), strconv.Itoa(survivor)) || strings.Contains(err.Error(), "file exists") {
+				t.Errorf("Start with the process still there: %v; want an error naming it", err)
+			}
+
+			thaw()
+			waitGone(t, []int{survivor})
+			if err := p.Start(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			wantOutput(t, p, id, "echo back", "back")
+			if err := tt.end(p, id); err != nil {
+				t.Fatal(err)
+			}
+			wantNoCgroups(t, p, id)
+		})
+	}
+}
+
+// 19d. Stopping kills the sandbox's pid 1 itself: --new-session puts it
+// outside the outer bwrap's process group, so without that it would only
+// die through --die-with-parent. With the outer bwrap frozen (SIGKILL
+// pending, so it neither dies nor lets pid 1 die with it), kill must end
+// pid 1 and everything in its pid namespace, a daemon in its own session
+// too.
+func TestEscapeProcessLifetimeKillEndsPID1(t *testing.T) {
+	p := limitedProvider(t)
+	id := create(t, p)
+	run(t, p, id, "setsid nohup sleep 1000 >/dev/null 2>&1 & sleep 0.2")
+	in := p.instance(id)
+	if in == nil || in.initPID <= 0 {
+		t.Fatalf("sandbox %s: no instance or unknown pid 1", id)
+	}
+	outer := in.cmd.Process.Pid
+	tree := processTree(t, in.initPID)
+	daemon := findProc(t, tree, "sleep 1000")
+	init, _ := readStatus(in.initPID)
+	if st, _ := readStatus(daemon); init.sid == outer || st.sid == init.sid {
+		t.Fatalf("pid 1 (session %d) or the daemon (session %d) is not in a session of its own (outer bwrap %d)", init.sid, st.sid, outer)
+	}
+	thaw := freezeInChild(t, p, id, outer)
+
+	in.kill()
+	// Zombies count: pid 1's parent, the frozen bwrap, cannot reap it.
+	waitDead(t, tree)
+	if st, ok := readStatus(outer); !ok || st.state == 'Z' {
+		t.Fatal("the outer bwrap died, so pid 1 may have died with it: the test proves nothing")
+	}
+
+	thaw()
+	if err := p.Stop(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	wantNoCgroups(t, p, id)
+}
+
 // 19b. Process lifetime after the server is killed: a child process plays
 // the server (TestHelperServer), creates a sandbox with a daemon in it and
 // is killed with SIGKILL; every sandbox process must die, and the next

@@ -43,7 +43,7 @@ func (p *Provider) initIsolation(cfg Config) error {
 			return err
 		}
 	}
-	p.cgroups = detectCgroups(p.asRoot)
+	p.cgroups = newCgroups(p.asRoot)
 	rep := p.cgroups.report()
 	wanted := map[string]bool{ctlMemory: p.limits.MemoryBytes > 0, ctlPids: p.limits.Pids > 0, ctlCPU: p.limits.CPU > 0}
 	for _, ctl := range slices.Sorted(maps.Keys(rep.Missing)) {

@@ -132,9 +132,14 @@ type instance struct {
 	// initPID its host pid. Its exit completes only after every other
 	// process of the pid namespace is gone, so it tells when the sandbox is
 	// really over.
+	// kill signals it through the pidfd, which, unlike its pid, cannot
+	// name another process once it is gone; reap closes it under mu.
 	init    int
 	initPID int
 	done    chan struct{} // closed after the sandbox is gone
+	// err, set before done is closed, says why the sandbox could not be
+	// brought down completely (nil when it was).
+	err error
 	// cgroup holds the sandbox's limits; removed once it is gone.
 	cgroup *sandboxCgroup
 	// egress is the host's end of the toolbox's egress socket pair.
@@ -146,13 +151,23 @@ type instance struct {
 	exited bool
 }
 
-// kill SIGKILLs bwrap's process group: the outer bwrap and its pid 1 in
-// the sandbox, whose death takes down the whole pid namespace.
+// stopTimeout bounds the whole bring-down of a sandbox once its outer
+// bwrap is gone: waiting for pid 1 and removing every cgroup.
+const stopTimeout = 10 * time.Second
+
+// kill SIGKILLs the outer bwrap (its process group) and the sandbox's
+// pid 1, whose death takes down the whole pid namespace. The group kill
+// alone does not reach pid 1: --new-session makes it a session and
+// process group of its own, and it would only die through
+// --die-with-parent once the outer bwrap is gone.
 func (in *instance) kill() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if !in.exited {
 		_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if in.init >= 0 {
+		_ = unix.PidfdSendSignal(in.init, unix.SIGKILL, nil, 0)
 	}
 }
 
@@ -344,7 +359,8 @@ func (p *Provider) launch(ctx context.Context, m meta) error {
 	return nil
 }
 
-// reap waits for bwrap, marks the sandbox stopped and wakes up waiters.
+// reap waits for bwrap, brings the rest of the sandbox down, marks it
+// stopped and wakes up waiters. What it could not bring down is in in.err.
 func (p *Provider) reap(in *instance) {
 	defer p.wg.Done()
 	pid := in.cmd.Process.Pid
@@ -361,18 +377,37 @@ func (p *Provider) reap(in *instance) {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	in.exited = true
 	in.mu.Unlock()
+	deadline := time.Now().Add(stopTimeout)
+	// bwrap may have died on its own, and pid 1 is not in its process
+	// group: kill pid 1 and everything in the sandbox's cgroups now, so
+	// that nothing below waits for a process nobody killed.
+	in.kill()
+	in.cgroup.kill()
 
 	err := in.cmd.Wait()
+	var errs []error
 	if in.init >= 0 {
-		// Killing the outer bwrap killed pid 1 (--die-with-parent and our
-		// group kill); wait until it and with it the namespace are gone.
-		waitPidfd(in.init, 10*time.Second)
+		// Its exit completes once the rest of its pid namespace is gone.
+		if !waitPidfd(in.init, deadline) {
+			errs = append(errs, fmt.Errorf("its pid 1 (host pid %d) did not exit within %s", in.initPID, stopTimeout))
+		}
+		in.mu.Lock()
 		unix.Close(in.init)
+		in.init = -1
+		in.mu.Unlock()
 	}
 	in.client.Close()
 	// Ends serveEgress; every proxied connection is the sandbox's.
 	in.egress.Close()
-	p.destroyCgroup(in.id, in.cgroup)
+	if cgErr := p.cgroups.destroy(in.cgroup, deadline); cgErr != nil {
+		errs = append(errs, cgErr)
+	}
+	if len(errs) > 0 {
+		// A later start cleans up the cgroups if they have become empty,
+		// and fails saying so if not.
+		in.err = fmt.Errorf("the sandbox could not be fully stopped: %w", errors.Join(errs...))
+		p.log.Error("sandbox could not be fully stopped", "sandbox", in.id, "err", in.err)
+	}
 	p.mu.Lock()
 	if p.running[in.id] == in {
 		delete(p.running, in.id)
@@ -452,17 +487,23 @@ func readChildPID(r *os.File, deadline time.Time) (int, error) {
 	return info.ChildPID, nil
 }
 
-// waitPidfd waits until the process behind pidfd has exited.
-func waitPidfd(pidfd int, limit time.Duration) {
-	deadline := time.Now().Add(limit)
+// waitPidfd waits until the process behind pidfd has exited, or until
+// deadline; it reports whether the process exited.
+func waitPidfd(pidfd int, deadline time.Time) bool {
 	for {
 		ms := int(time.Until(deadline).Milliseconds())
 		if ms <= 0 {
-			return
+			ms = 0
 		}
 		n, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, ms)
-		if n > 0 || (err != nil && !errors.Is(err, unix.EINTR)) {
-			return
+		if n > 0 {
+			return true
+		}
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return false
+		}
+		if ms == 0 {
+			return false
 		}
 	}
 }
@@ -527,7 +568,8 @@ func (p *Provider) startBwrap(cmd *exec.Cmd, uid, gid int, stages []stage, cg *s
 		return done, cmd.Start()
 	}
 	// As root, bwrap must not run as root (its uid 1000 would be host uid
-	// 0); see spawn.go.
+	// 0); see spawn.go. A v2 cgroup needs nothing from there: clone3 puts
+	// the child in it (cmd's CgroupFD) before it drops to uid.
 	var v1 map[string]string
 	if cg != nil {
 		v1 = cg.v1
@@ -537,7 +579,7 @@ func (p *Provider) startBwrap(cmd *exec.Cmd, uid, gid int, stages []stage, cg *s
 
 // destroyCgroup removes a sandbox's cgroups, logging what it cannot.
 func (p *Provider) destroyCgroup(id string, cg *sandboxCgroup) {
-	if err := p.cgroups.destroy(cg); err != nil {
+	if err := p.cgroups.destroy(cg, time.Now().Add(stopTimeout)); err != nil {
 		p.log.Error("remove sandbox cgroups", "sandbox", id, "err", err)
 	}
 }

@@ -1,7 +1,6 @@
 package bwrap
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,42 +24,8 @@ func TestUnprivilegedServer(t *testing.T) {
 		// The whole suite already runs unprivileged.
 		return
 	}
-	base := t.TempDir()
-	// The child must be able to reach its binary and its temp dirs.
-	for _, d := range []string{filepath.Dir(base), base} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(base, "bwrap.test")
-	src, err := os.Open(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(base, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(tmp, unprivilegedUID, unprivilegedUID); err != nil {
-		t.Fatal(err)
-	}
-
 	tests := "^(TestExec|TestHostOwnership|TestNothingOfTheHostLeaksIn|TestStopStart|TestEgressThroughSandbox|TestEscapePtrace|TestEscapeKernelSurfaces|TestEscapeEnvAndArgv|TestEscapeSetuid|TestEscapeHostLoopback)$"
-	cmd := exec.Command(bin, "-test.run="+tests, "-test.count=1", "-test.v")
-	cmd.Dir = tmp
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + tmp, "TMPDIR=" + tmp, "QV_BWRAP_UNPRIVILEGED_CHILD=1"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivilegedUID, Gid: unprivilegedUID, Groups: []uint32{}}}
+	cmd := unprivilegedChild(t, tests, "QV_BWRAP_UNPRIVILEGED_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("suite as uid %d: %v\n%s", unprivilegedUID, err, out)
@@ -74,4 +39,38 @@ func TestUnprivilegedServer(t *testing.T) {
 	if !strings.Contains(string(out), "sandbox limit NOT enforced") {
 		t.Errorf("no warning about unenforced limits:\n%s", out)
 	}
+}
+
+// unprivilegedChild returns a command that runs the tests of this test
+// binary matching run as unprivilegedUID, from a copy of the binary and a
+// temporary directory that user can reach, with env added to a minimal
+// environment.
+func unprivilegedChild(t *testing.T, run string, env ...string) *exec.Cmd {
+	t.Helper()
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(base, "bwrap.test")
+	exe, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(base, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(tmp, unprivilegedUID, unprivilegedUID); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run="+run, "-test.count=1", "-test.v")
+	cmd.Dir = tmp
+	cmd.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + tmp, "TMPDIR=" + tmp}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivilegedUID, Gid: unprivilegedUID, Groups: []uint32{}}}
+	return cmd
 }

@@ -463,12 +463,6 @@ func cgroupPIDs(dir string) []int {
 	return pids
 }
 
-// rmdirCgroup removes a cgroup once its last process is gone, waiting a
-// few seconds at most.
-func rmdirCgroup(dir string) error {
-	return removeCgroup(dir, time.Now().Add(5*time.Second))
-}
-
 // removeCgroup removes the cgroup dir and any empty cgroups below it once
 // their last process is gone; killed processes may take a moment to leave.
 // It retries until deadline (at least once), killing what it finds, and

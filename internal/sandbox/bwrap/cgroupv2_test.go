@@ -93,21 +93,11 @@ func makeTestCgroup(t *testing.T, base string) string {
 	return dir
 }
 
-// removeCgroupTree kills everything in the cgroup dir and removes it,
-// children first.
+// removeCgroupTree kills everything in the cgroup dir and below it and
+// removes them all.
 func removeCgroupTree(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	var errs []error
-	for _, e := range entries {
-		if e.IsDir() {
-			errs = append(errs, removeCgroupTree(filepath.Join(dir, e.Name())))
-		}
-	}
 	killV2(dir)
-	return errors.Join(append(errs, rmdirCgroup(dir))...)
+	return removeCgroup(dir, time.Now().Add(5*time.Second))
 }
 
 // useV2Parent makes a fresh cgroup in the unified hierarchy and has every

@@ -300,7 +300,7 @@ func TestFiles(t *testing.T) {
 			{"read too big", func() error { _, err := p.ReadFile(ctx, id, "big"); return err }, sandbox.ErrFileTooBig},
 			{"read missing", func() error { _, err := p.ReadFile(ctx, id, "missing"); return err }, fs.ErrNotExist},
 			{"delete missing", func() error { return p.DeleteFile(ctx, id, "missing") }, fs.ErrNotExist},
-			{"unknown sandbox", func() error { _, err := p.ReadFile(ctx, id[:11]+"0", "x"); return err }, sandbox.ErrNotFound},
+			{"unknown sandbox", func() error { _, err := p.ReadFile(ctx, otherID(id), "x"); return err }, sandbox.ErrNotFound},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -967,4 +967,14 @@ func TestLogTail(t *testing.T) {
 	if len(lt.String()) != logTailSize {
 		t.Errorf("tail keeps %d bytes, want %d", len(lt.String()), logTailSize)
 	}
+}
+
+// otherID returns a well-formed id that differs from id in its last
+// character.
+func otherID(id string) string {
+	last := "0"
+	if strings.HasSuffix(id, "0") {
+		last = "1"
+	}
+	return id[:len(id)-1] + last
 }

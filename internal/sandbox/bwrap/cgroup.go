@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Limits are the resource limits of every sandbox. Zero means no limit.
@@ -59,6 +61,10 @@ type cgroups struct {
 	// v2Ctl the controllers enabled there.
 	v2    string
 	v2Ctl map[string]bool
+	// write writes a cgroup file during set-up; nil is os.WriteFile.
+	// Tests inject the kernel's errors (EBUSY) that a fake cgroupfs
+	// cannot return.
+	write func(path, value string) error
 	// missing explains, per limit that cannot be enforced, why.
 	missing map[string]string
 }
@@ -100,7 +106,8 @@ var newCgroups = detectCgroups
 // detectCgroups finds the hierarchies from the mount table and this
 // process's own cgroups, and prepares the parent directories. v2 is
 // preferred per controller; v1 is only usable as root because joining a v1
-// cgroup takes root (spawn.go).
+// cgroup takes root (spawn.go). On v2, root uses mount/quickvibe; any
+// other user, the cgroup delegated to it, if any (setupUnprivilegedV2).
 func detectCgroups(asRoot bool) *cgroups {
 	c := &cgroups{v1: map[string]string{}, v2Ctl: map[string]bool{}, missing: map[string]string{}}
 	want := []string{ctlMemory, ctlPids, ctlCPU, ctlFreezer}
@@ -122,7 +129,11 @@ func detectCgroups(asRoot bool) *cgroups {
 		return c
 	}
 	if m, ok := mounts[""]; ok {
-		c.setupV2(m)
+		if asRoot {
+			c.setupV2(m)
+		} else {
+			c.setupUnprivilegedV2(m, own[""], os.Getpid())
+		}
 	}
 	for _, ctl := range want {
 		if c.v2Ctl[ctl] {
@@ -192,7 +203,7 @@ func (c *cgroups) useV2(parent string, avail map[string]bool) {
 		return
 	}
 	for _, ctl := range enable {
-		if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+"+ctl), 0); err != nil {
+		if err := c.writeFile(filepath.Join(parent, "cgroup.subtree_control"), "+"+ctl); err != nil {
 			c.missing[ctl] = fmt.Sprintf("cannot enable %s in %s: %v", ctl, parent, err)
 			continue
 		}
@@ -204,6 +215,138 @@ func (c *cgroups) useV2(parent string, avail map[string]bool) {
 		// cgroup.kill replaces the v1 freezer.
 		delete(c.missing, ctlFreezer)
 	}
+}
+
+// writeFile writes value to the cgroup file path (see cgroups.write).
+func (c *cgroups) writeFile(path, value string) error {
+	if c.write != nil {
+		return c.write(path, value)
+	}
+	return os.WriteFile(path, []byte(value), 0o644)
+}
+
+// serverLeaf is the cgroup below its delegated cgroup that a server not
+// running as root moves itself into, next to cgroupParent.
+const serverLeaf = "qv-server"
+
+// delegationHint says how a server not running as root gets a cgroup of
+// its own to enforce limits in.
+const delegationHint = "start the server in a cgroup delegated to it and holding no other process: " +
+	"`systemd-run --user --scope -p Delegate=yes quickvibe serve`, or Delegate=yes in its systemd unit"
+
+// setupUnprivilegedV2 sets up the unified hierarchy at mount for a server
+// not running as root, pid, whose cgroup there is own (the "0::" line of
+// /proc/self/cgroup). It cannot make mount/quickvibe, but it can use its
+// own cgroup if that is delegated to it (systemd's Delegate=: the
+// directory, its cgroup.procs and cgroup.subtree_control are writable).
+// The kernel hands controllers down only from a cgroup without processes
+// ("no internal processes"), so the server first moves itself into the
+// leaf own/qv-server, enables there each wanted controller that own
+// offers, and makes own/quickvibe the parent of sandbox cgroups. It moves
+// nothing else: if another process shares own (e.g. the shell of a login
+// session), enabling fails with EBUSY and the limits are reported missing
+// with how to fix it.
+//
+// A delegated cgroup offering none of memory, pids or cpu is used too:
+// every sandbox still gets a cgroup of its own, which bwrap starts in
+// (CLONE_INTO_CGROUP), cgroup.kill ends the whole tree at stop, a crashed
+// server's leftovers are found and killed, and cpu.stat reports usage.
+// Moving the server into a leaf costs nothing.
+//
+// Without delegation it does what root does (setupV2), which fails where
+// only root may write; the reasons then say how delegation helps.
+func (c *cgroups) setupUnprivilegedV2(mount, own string, pid int) {
+	dir := filepath.Join(mount, own)
+	// Moved there by an earlier engine of this process.
+	inLeaf := filepath.Base(own) == serverLeaf
+	if inLeaf {
+		dir = filepath.Dir(dir)
+	}
+	if own == "" || !delegated(dir) {
+		c.setupV2(mount)
+		for _, ctl := range []string{ctlMemory, ctlPids, ctlCPU} {
+			if why, ok := c.missing[ctl]; ok {
+				c.missing[ctl] = fmt.Sprintf("%s; a server not running as root can enforce limits only in a cgroup delegated to it, and its cgroup %s is not: %s", why, dir, delegationHint)
+			}
+		}
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	if err != nil {
+		for _, ctl := range []string{ctlMemory, ctlPids, ctlCPU} {
+			c.missing[ctl] = fmt.Sprintf("read the controllers of the delegated cgroup %s: %v", dir, err)
+		}
+		return
+	}
+	offered := map[string]bool{}
+	for _, f := range strings.Fields(string(b)) {
+		offered[f] = true
+	}
+	why := map[string]string{}
+	for _, ctl := range []string{ctlMemory, ctlPids, ctlCPU} {
+		if !offered[ctl] {
+			why[ctl] = fmt.Sprintf("the %s controller is not delegated to the server's cgroup %s (its cgroup.controllers: %q)", ctl, dir, strings.TrimSpace(string(b)))
+		}
+	}
+	if !inLeaf {
+		leaf := filepath.Join(dir, serverLeaf)
+		err := os.Mkdir(leaf, 0o755)
+		if err == nil || errors.Is(err, fs.ErrExist) {
+			// All of the process's threads move with it.
+			err = c.writeFile(filepath.Join(leaf, "cgroup.procs"), strconv.Itoa(pid))
+		}
+		if err != nil {
+			for _, ctl := range []string{ctlMemory, ctlPids, ctlCPU} {
+				if offered[ctl] {
+					why[ctl] = fmt.Sprintf("cannot move the server into %s, so the delegated cgroup %s cannot hand the %s controller down: %v", leaf, dir, ctl, err)
+				}
+			}
+			offered = map[string]bool{}
+		}
+	}
+	avail := map[string]bool{}
+	for _, ctl := range []string{ctlMemory, ctlPids, ctlCPU} {
+		if !offered[ctl] {
+			continue
+		}
+		err := c.writeFile(filepath.Join(dir, "cgroup.subtree_control"), "+"+ctl)
+		switch {
+		case errors.Is(err, syscall.EBUSY):
+			why[ctl] = fmt.Sprintf("the server's delegated cgroup %s holds other processes (%s), so the kernel does not let it hand the %s controller down; %s", dir, otherPIDs(dir), ctl, delegationHint)
+		case err != nil:
+			why[ctl] = fmt.Sprintf("cannot enable %s in %s: %v", ctl, dir, err)
+		default:
+			avail[ctl] = true
+		}
+	}
+	c.useV2(filepath.Join(dir, cgroupParent), avail)
+	for ctl, w := range why {
+		if !c.v2Ctl[ctl] {
+			c.missing[ctl] = w
+		}
+	}
+}
+
+// delegated reports whether this process may manage the cgroup dir:
+// create cgroups in it, move processes within it and hand controllers
+// down, as systemd's Delegate= allows.
+func delegated(dir string) bool {
+	for _, p := range []string{dir, filepath.Join(dir, "cgroup.procs"), filepath.Join(dir, "cgroup.subtree_control")} {
+		if unix.Faccessat(unix.AT_FDCWD, p, unix.W_OK, unix.AT_EACCESS) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// otherPIDs describes the processes listed in the cgroup dir's own
+// cgroup.procs, for a message.
+func otherPIDs(dir string) string {
+	pids := ownPIDs(dir)
+	if len(pids) == 0 {
+		return "see its cgroup.procs"
+	}
+	return describePIDs(pids)
 }
 
 // cgroupMounts maps each v1 controller to its mount point, and "" to the
@@ -446,18 +589,26 @@ func killAll(dir string) {
 // cgroupPIDs lists the processes in the cgroup dir and the cgroups below
 // it. A sandbox cannot make cgroups, but whoever administers the host can.
 func cgroupPIDs(dir string) []int {
-	var pids []int
-	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
-				pids = append(pids, pid)
-			}
-		}
-	}
+	pids := ownPIDs(dir)
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.IsDir() {
 			pids = append(pids, cgroupPIDs(filepath.Join(dir, e.Name()))...)
+		}
+	}
+	return pids
+}
+
+// ownPIDs lists the processes in the cgroup dir itself (its cgroup.procs).
+func ownPIDs(dir string) []int {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			pids = append(pids, pid)
 		}
 	}
 	return pids

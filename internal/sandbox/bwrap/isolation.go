@@ -56,6 +56,11 @@ func (p *Provider) initIsolation(cfg Config) error {
 			p.log.Debug("sandbox limit enforced", "limit", ctl, "via", where)
 		}
 	}
+	if p.cgroups.v2 != "" {
+		// Where to look, e.g. in a cgroup delegated to a server not
+		// running as root (cgroup.go).
+		p.log.Info("sandbox cgroups", "parent", p.cgroups.v2)
+	}
 	// Leftovers of a server that was killed: their processes died with it
 	// (parent-death signal), their cgroups did not.
 	ids, err := p.listIDs()

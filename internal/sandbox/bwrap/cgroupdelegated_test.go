@@ -246,30 +246,14 @@ func TestCgroupV2DelegatedServer(t *testing.T) {
 		t.Fatal("needs root to delegate a cgroup (CI runs the tests as root)")
 	}
 	delegated := makeTestCgroup(t, filepath.Join(unifiedMount(t), ownV2Path(t)))
-	for _, name := range []string{"", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"} {
-		if err := os.Chown(filepath.Join(delegated, name), unprivilegedUID, unprivilegedUID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fd, err := syscall.Open(delegated, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fd)
-	cmd := unprivilegedChild(t, "^TestCgroupV2DelegatedServer$", envV2Delegated+"="+delegated)
-	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestCgroupV2DelegatedServer ") {
-		t.Fatalf("server as uid %d: %v\n%s", unprivilegedUID, err, out)
-	}
-	for line := range strings.Lines(string(out)) {
-		if strings.Contains(line, "level=ERROR") {
-			t.Errorf("the server logged an error: %s", line)
-		}
+	delegate(t, delegated)
+	out := runUnprivilegedIn(t, delegated, "^TestCgroupV2DelegatedServer$", envV2Delegated+"="+delegated)
+	if !strings.Contains(out, "--- PASS: TestCgroupV2DelegatedServer ") {
+		t.Fatalf("server as uid %d did not pass:\n%s", unprivilegedUID, out)
 	}
 	// What the server leaves: its (now empty) leaf and an empty parent.
 	var got []string
-	err = filepath.WalkDir(delegated, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(delegated, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() && path != delegated {
 			got = append(got, strings.TrimPrefix(path, delegated))
 		}

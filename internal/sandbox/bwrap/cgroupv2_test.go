@@ -8,7 +8,6 @@ package bwrap
 // hierarchy, with no v1 controllers, and run real sandboxes in it.
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"errors"
@@ -600,28 +599,11 @@ func TestCgroupV2UnprivilegedServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, path := range []string{delegated, server, sandboxes} {
-		for _, name := range []string{"", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"} {
-			if err := os.Chown(filepath.Join(path, name), unprivilegedUID, unprivilegedUID); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-
-	fd, err := syscall.Open(server, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fd)
+	delegate(t, delegated, server, sandboxes)
 	tests := []string{"TestCgroupV2SandboxLifecycle", "TestCgroupV2LeftoverKilledAtStart", "TestCgroupV2KillReachesDescendants"}
-	cmd := unprivilegedChild(t, "^("+strings.Join(tests, "|")+")$", envV2Base+"="+sandboxes)
-	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("tests as uid %d: %v\n%s", unprivilegedUID, err, out)
-	}
+	out := runUnprivilegedIn(t, server, "^("+strings.Join(tests, "|")+")$", envV2Base+"="+sandboxes)
 	for _, name := range tests {
-		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
+		if !strings.Contains(out, "--- PASS: "+name+" ") {
 			t.Errorf("%s did not pass as uid %d:\n%s", name, unprivilegedUID, out)
 		}
 	}
@@ -635,10 +617,41 @@ func TestCgroupV2UnprivilegedServer(t *testing.T) {
 			t.Errorf("the unprivileged server left cgroup %s", filepath.Join(sandboxes, e.Name()))
 		}
 	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "level=ERROR") {
-			t.Errorf("the unprivileged server logged an error: %s", sc.Text())
+}
+
+// delegate hands the cgroups dirs to unprivilegedUID the way systemd's
+// Delegate= does: the directories and the files that manage them.
+func delegate(t *testing.T, dirs ...string) {
+	t.Helper()
+	for _, dir := range dirs {
+		for _, name := range []string{"", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"} {
+			if err := os.Chown(filepath.Join(dir, name), unprivilegedUID, unprivilegedUID); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+}
+
+// runUnprivilegedIn runs the tests matching run as unprivilegedUID,
+// started in the cgroup dir, fails unless they pass without logging an
+// error, and returns their output.
+func runUnprivilegedIn(t *testing.T, dir, run string, env ...string) string {
+	t.Helper()
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	cmd := unprivilegedChild(t, run, env...)
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tests as uid %d: %v\n%s", unprivilegedUID, err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if strings.Contains(line, "level=ERROR") {
+			t.Errorf("the unprivileged server logged an error: %s", line)
+		}
+	}
+	return string(out)
 }

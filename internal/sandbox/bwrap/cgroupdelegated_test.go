@@ -316,15 +316,7 @@ func delegatedServerChild(t *testing.T, delegated string) {
 		if !strings.Contains(rep.Missing[ctl], why) {
 			t.Errorf("%s: report %+v; want it missing because %q", ctl, rep, why)
 		}
-		warned := false
-		for line := range strings.Lines(logs.String()) {
-			if strings.Contains(line, "sandbox limit NOT enforced") && strings.Contains(line, "limit="+ctl+" ") && strings.Contains(line, why) {
-				warned = true
-			}
-		}
-		if !warned {
-			t.Errorf("no warning that %s is not enforced, with why, in the log:\n%s", ctl, logs.String())
-		}
+		checkLimitWarning(t, logs.String(), ctl, why)
 	}
 
 	id := create(t, p)

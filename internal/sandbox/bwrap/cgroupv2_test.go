@@ -178,15 +178,7 @@ func newV2Provider(t *testing.T, parent, dir string) *Provider {
 		if _, ok := rep.Enforced[ctl]; ok || !strings.Contains(rep.Missing[ctl], why) {
 			t.Errorf("%s: report %+v; want it missing because %q", ctl, rep, why)
 		}
-		warned := false
-		for line := range strings.Lines(logs.String()) {
-			if strings.Contains(line, "sandbox limit NOT enforced") && strings.Contains(line, "limit="+ctl+" ") && strings.Contains(line, why) {
-				warned = true
-			}
-		}
-		if !warned {
-			t.Errorf("no warning that %s is not enforced, with why, in the engine's log:\n%s", ctl, logs.String())
-		}
+		checkLimitWarning(t, logs.String(), ctl, why)
 	}
 	return p
 }
@@ -654,4 +646,16 @@ func runUnprivilegedIn(t *testing.T, dir, run string, env ...string) string {
 		}
 	}
 	return string(out)
+}
+
+// checkLimitWarning fails unless the engine's log warns that the limit of
+// controller ctl is not enforced, giving why.
+func checkLimitWarning(t *testing.T, log, ctl, why string) {
+	t.Helper()
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, "sandbox limit NOT enforced") && strings.Contains(line, "limit="+ctl+" ") && strings.Contains(line, why) {
+			return
+		}
+	}
+	t.Errorf("no warning that %s is not enforced because %q in the log:\n%s", ctl, why, log)
 }
